@@ -1,0 +1,177 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+
+	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/migrations"
+)
+
+// Config is the whole tidings.toml. Each package owns its section's type,
+// defaults and validation; this file composes them.
+type Config struct {
+	Hostname string   `toml:"hostname" doc:"This server's host name: the name in greetings, in the self-signed certificate, and the MX/SRV target to publish. Empty: the machine's FQDN."`
+	Domains  []string `toml:"domains" doc:"Mail/XMPP domains to create at start if they do not exist yet (the admin console and 'tidings domain' manage them too). On a first start with none, the --domain flag or the machine's FQDN is used."`
+	DataDir  string   `toml:"data_dir" doc:"Directory for the database, certificates and message data. Relative paths are relative to the working directory."`
+
+	Log      LogConfig         `toml:"log" doc:"Logging."`
+	Database migrations.Config `toml:"database" doc:"The account and message database."`
+	TLS      TLSConfig         `toml:"tls" doc:"Certificates for every TLS listener. With no files configured, a self-signed certificate for the hostname and all domains is created in <data_dir>/tls and reused."`
+	Listen   ListenConfig      `toml:"listen" doc:"Listen addresses, one per service: host:port, \":port\" for all interfaces, or \"\" to switch the service off."`
+	Accounts accounts.Config   `toml:"accounts" doc:"The shared user base: password hashing, password policy, the failed-login throttle."`
+}
+
+// LogConfig selects the log format and level.
+type LogConfig struct {
+	Format string `toml:"format" doc:"\"text\" or \"json\"."`
+	Level  string `toml:"level" doc:"\"debug\", \"info\", \"warn\" or \"error\"."`
+}
+
+// TLSConfig names certificate files; both empty means self-signed.
+type TLSConfig struct {
+	CertFile string `toml:"cert_file" doc:"PEM certificate chain (e.g. from certbot's fullchain.pem). Empty: self-signed."`
+	KeyFile  string `toml:"key_file" doc:"PEM private key for cert_file."`
+}
+
+// ListenConfig holds one address per service. The protocol servers arrive
+// with their issues; until then only admin is served.
+type ListenConfig struct {
+	Admin         string `toml:"admin" doc:"Health checks (/healthz) and Prometheus metrics (/metrics), plain HTTP. Keep it on loopback or a private network."`
+	SMTP          string `toml:"smtp" doc:"SMTP for incoming mail (MX)."`
+	Submission    string `toml:"submission" doc:"Mail submission with STARTTLS (RFC 6409)."`
+	Submissions   string `toml:"submissions" doc:"Mail submission over implicit TLS (RFC 8314)."`
+	IMAP          string `toml:"imap" doc:"IMAP with STARTTLS."`
+	IMAPS         string `toml:"imaps" doc:"IMAP over implicit TLS."`
+	ManageSieve   string `toml:"managesieve" doc:"ManageSieve (RFC 5804) for filter scripts."`
+	XMPPClient    string `toml:"xmpp_client" doc:"XMPP client connections with STARTTLS."`
+	XMPPClientTLS string `toml:"xmpp_client_tls" doc:"XMPP client connections over direct TLS (XEP-0368)."`
+	XMPPServer    string `toml:"xmpp_server" doc:"XMPP server-to-server federation."`
+	HTTP          string `toml:"http" doc:"Webmail over HTTP (redirects to HTTPS)."`
+	HTTPS         string `toml:"https" doc:"Webmail and admin console over HTTPS."`
+}
+
+// builtListeners are the services this build serves.
+var builtListeners = map[string]bool{"admin": true}
+
+// DefaultConfig is the configuration with no file and no environment.
+// Machine-dependent defaults (hostname, database path) are filled by
+// [Config.resolve].
+func DefaultConfig() Config {
+	return Config{
+		DataDir:  "data",
+		Log:      LogConfig{Format: "text", Level: "info"},
+		Database: migrations.DefaultConfig(""),
+		Listen: ListenConfig{
+			Admin: "127.0.0.1:9190",
+			SMTP:  ":25", Submission: ":587", Submissions: ":465",
+			IMAP: ":143", IMAPS: ":993", ManageSieve: ":4190",
+			XMPPClient: ":5222", XMPPClientTLS: ":5223", XMPPServer: ":5269",
+			HTTP: ":80", HTTPS: ":443",
+		},
+		Accounts: accounts.DefaultConfig(),
+	}
+}
+
+// resolve fills the defaults that depend on the machine or on other keys.
+func (c *Config) resolve() {
+	if c.Hostname == "" {
+		c.Hostname = machineFQDN()
+	}
+	if c.Database.DSN == "" && c.Database.Driver == string(migrations.SQLite) {
+		c.Database.DSN = filepath.Join(c.DataDir, "tidings.db")
+	}
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if _, err := accounts.NormalizeDomain(c.Hostname); err != nil {
+		errs = append(errs, fmt.Errorf("hostname: %w", err))
+	}
+	for _, d := range c.Domains {
+		if _, err := accounts.NormalizeDomain(d); err != nil {
+			errs = append(errs, fmt.Errorf("domains: %w", err))
+		}
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		errs = append(errs, errors.New("data_dir: must not be empty"))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: %q is not \"text\" or \"json\"", c.Log.Format))
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.Log.Level)); err != nil {
+		errs = append(errs, fmt.Errorf("log.level: %q is not debug, info, warn or error", c.Log.Level))
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("tls: set both cert_file and key_file, or neither (self-signed)"))
+	}
+	for _, f := range []string{c.TLS.CertFile, c.TLS.KeyFile} {
+		if f != "" {
+			if _, err := os.Stat(f); err != nil {
+				errs = append(errs, fmt.Errorf("tls: %w", err))
+			}
+		}
+	}
+	errs = append(errs, c.Listen.validate()...)
+	errs = append(errs, c.Database.Validate(), c.Accounts.Validate())
+	return errors.Join(errs...)
+}
+
+// each calls fn with the TOML key and value of every listener.
+func (l ListenConfig) each(fn func(key, addr string)) {
+	v, t := reflect.ValueOf(l), reflect.TypeOf(l)
+	for i := range t.NumField() {
+		fn(t.Field(i).Tag.Get("toml"), v.Field(i).String())
+	}
+}
+
+func (l ListenConfig) validate() []error {
+	var errs []error
+	seen := map[string]string{}
+	l.each(func(key, addr string) {
+		if addr == "" {
+			return
+		}
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("listen.%s: %q is not host:port", key, addr))
+			return
+		}
+		if other, dup := seen[addr]; dup {
+			errs = append(errs, fmt.Errorf("listen.%s: %s is already used by listen.%s", key, addr, other))
+		}
+		seen[addr] = key
+	})
+	return errs
+}
+
+// machineFQDN returns the host's fully qualified name as well as it can be
+// found without asking anyone but the local resolver.
+func machineFQDN() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	if strings.Contains(h, ".") {
+		return strings.ToLower(h)
+	}
+	addrs, _ := net.LookupHost(h)
+	for _, a := range addrs {
+		names, _ := net.LookupAddr(a)
+		for _, n := range names {
+			if n = strings.TrimSuffix(n, "."); strings.Contains(n, ".") && !strings.HasPrefix(n, "localhost") {
+				return strings.ToLower(n)
+			}
+		}
+	}
+	return strings.ToLower(h)
+}

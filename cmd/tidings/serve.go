@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/migrations"
+)
+
+func init() {
+	register("serve", command{summary: "run Tidings (first start: sets up the data directory and an admin account)", run: serveCmd})
+}
+
+// shutdownTimeout bounds a graceful stop; then connections are cut.
+const shutdownTimeout = 30 * time.Second
+
+func serveCmd(ctx context.Context, e *env, args []string) error {
+	f := newFlags(e, "serve", "")
+	domain := f.String("domain", "", "first domain to create on first start (default: the machine's FQDN)")
+	logFormat := f.String("log-format", "", "override log.format: text or json")
+	if _, err := f.parse(args, 0, 0); err != nil {
+		return err
+	}
+	cfg, path, err := loadConfig(f.config, e.environ)
+	if err != nil {
+		return err
+	}
+	if *logFormat != "" {
+		if *logFormat != "text" && *logFormat != "json" {
+			return usagef("--log-format: want text or json")
+		}
+		cfg.Log.Format = *logFormat
+	}
+	log := newLogger(e.stderr, cfg.Log)
+	log.Info("starting tidings", "version", version, "config", orNone(path), "hostname", cfg.Hostname, "data_dir", cfg.DataDir)
+	srv := &server{cfg: cfg, log: log, out: e.stdout, firstDomain: *domain}
+	return srv.run(ctx)
+}
+
+func newLogger(w io.Writer, c LogConfig) *slog.Logger {
+	var lvl slog.Level
+	lvl.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// server holds the running subsystems of `tidings serve`.
+type server struct {
+	cfg         Config
+	log         *slog.Logger
+	out         io.Writer // where the first admin password is printed
+	firstDomain string
+
+	reg      *prometheus.Registry
+	db       *migrations.DB
+	accounts  *accounts.Store
+	stopWatch func()
+	tls      *tls.Config
+	admin    *adminServer
+}
+
+// subsystem is one part of the server: started in order, stopped in reverse.
+type subsystem struct {
+	name  string
+	start func(ctx context.Context) error
+	stop  func(ctx context.Context) error // may be nil
+}
+
+// subsystems lists the start order. Protocol servers join this list.
+func (s *server) subsystems() []subsystem {
+	return []subsystem{
+		{"database", s.startDatabase, func(context.Context) error { return s.db.Close() }},
+		{"accounts", s.startAccounts, func(context.Context) error { s.stopWatch(); return nil }},
+		{"tls", s.startTLS, nil},
+		{"admin", s.startAdmin, func(ctx context.Context) error { return s.admin.Shutdown(ctx) }},
+	}
+}
+
+// run starts every subsystem, waits for ctx (SIGINT/SIGTERM), then stops
+// them in reverse order within shutdownTimeout.
+func (s *server) run(ctx context.Context) error {
+	s.reg = prometheus.NewRegistry()
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildInfo())
+	var started []subsystem
+	stopAll := func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		var errs []error
+		for i := len(started) - 1; i >= 0; i-- {
+			if sub := started[i]; sub.stop != nil {
+				if err := sub.stop(sctx); err != nil {
+					errs = append(errs, fmt.Errorf("stop %s: %w", sub.name, err))
+				}
+				s.log.Debug("stopped", "subsystem", sub.name)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for _, sub := range s.subsystems() {
+		if err := sub.start(ctx); err != nil {
+			s.log.Error("start failed", "subsystem", sub.name, "err", err)
+			return errors.Join(fmt.Errorf("start %s: %w", sub.name, err), stopAll())
+		}
+		started = append(started, sub)
+		s.log.Debug("started", "subsystem", sub.name)
+	}
+	s.logUnbuilt()
+	s.log.Info("tidings is running", "admin", "http://"+s.cfg.Listen.Admin)
+	<-ctx.Done()
+	s.log.Info("shutting down")
+	err := stopAll()
+	s.log.Info("stopped")
+	return err
+}
+
+// logUnbuilt says once which configured listeners this build cannot serve
+// yet, so nobody wonders why a port is closed.
+func (s *server) logUnbuilt() {
+	var names []string
+	s.cfg.Listen.each(func(key, addr string) {
+		if addr != "" && !builtListeners[key] {
+			names = append(names, key)
+		}
+	})
+	if len(names) > 0 {
+		s.log.Info("listeners this build does not serve yet", "listen", strings.Join(names, ","))
+	}
+}
+
+func buildInfo() prometheus.Collector {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tidings_build_info", Help: "Version of the running binary."}, []string{"version"})
+	g.WithLabelValues(version).Set(1)
+	return g
+}
+
+func (s *server) startDatabase(ctx context.Context) error {
+	db, err := openDatabase(ctx, s.cfg)
+	if err != nil {
+		return err
+	}
+	s.db = db
+	v, _ := db.Version(ctx)
+	s.log.Info("database ready", "driver", db.Dialect(), "database", db.String(), "schema", v)
+	return nil
+}
+
+func (s *server) startAccounts(ctx context.Context) error {
+	st, err := accounts.New(s.db, s.cfg.Accounts, s.log, s.reg)
+	if err != nil {
+		return err
+	}
+	s.accounts = st
+	if err := s.bootstrap(ctx); err != nil {
+		return err
+	}
+	s.stopWatch, err = st.Watch(context.WithoutCancel(ctx))
+	return err
+}
+
+// bootstrap makes a first start usable: the configured domains exist, there
+// is at least one domain, and a brand-new installation gets an administrator
+// whose random password is printed once.
+func (s *server) bootstrap(ctx context.Context) error {
+	for _, d := range s.cfg.Domains {
+		if _, err := s.accounts.AddDomain(ctx, d, accounts.DomainSettings{}); err != nil && !errors.Is(err, accounts.ErrExists) {
+			return err
+		}
+	}
+	ds, err := s.accounts.Domains(ctx)
+	if err != nil {
+		return err
+	}
+	if len(ds) == 0 {
+		name := s.firstDomain
+		if name == "" {
+			name = machineFQDN()
+		}
+		d, err := s.accounts.AddDomain(ctx, name, accounts.DomainSettings{})
+		if err != nil {
+			return fmt.Errorf("first domain (set it with --domain): %w", err)
+		}
+		ds = append(ds, d)
+	}
+	users, err := s.accounts.CountUsers(ctx)
+	if err != nil || users > 0 {
+		return err
+	}
+	return s.createFirstAdmin(ctx, ds[0].Name)
+}
+
+func (s *server) createFirstAdmin(ctx context.Context, domain string) error {
+	addr := "admin@" + domain
+	password := rand.Text()
+	if _, err := s.accounts.AddUser(ctx, accounts.NewUser{Address: addr, Password: password,
+		DisplayName: "Administrator", Admin: true}); err != nil {
+		return fmt.Errorf("first admin account: %w", err)
+	}
+	// RFC 5321 §4.5.1 requires postmaster; RFC 2142 asks for abuse.
+	for _, role := range []string{"postmaster", "abuse"} {
+		if _, err := s.accounts.AddAlias(ctx, role+"@"+domain, addr); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(s.out, `
+================================================================
+ Tidings is set up. The first administrator account:
+
+   address (and Jabber ID):  %s
+   password:                 %s
+
+ This password is shown only this once. Change it with
+   tidings user passwd %s
+ postmaster@ and abuse@%s deliver to this account.
+================================================================
+
+`, addr, password, addr, domain)
+	return nil
+}
