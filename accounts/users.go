@@ -331,3 +331,10 @@ func (s *Store) DeleteUser(ctx context.Context, address string) error {
 	}
 	return err
 }
+
+// CountUsers returns the number of accounts in all domains.
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n)
+	return n, err
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-
 )
 
 func init() {
@@ -69,4 +68,3 @@ func aliasList(ctx context.Context, e *env, args []string) error {
 	}
 	return table(e.stdout, []string{"ALIAS", "DELIVERS TO"}, rows)
 }
-

@@ -65,12 +65,12 @@ type server struct {
 	out         io.Writer // where the first admin password is printed
 	firstDomain string
 
-	reg      *prometheus.Registry
-	db       *migrations.DB
+	reg       *prometheus.Registry
+	db        *migrations.DB
 	accounts  *accounts.Store
 	stopWatch func()
-	tls      *tls.Config
-	admin    *adminServer
+	tls       *tls.Config
+	admin     *adminServer
 }
 
 // subsystem is one part of the server: started in order, stopped in reverse.
