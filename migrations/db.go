@@ -137,6 +137,13 @@ func openSQLite(ctx context.Context, c Config) (*DB, error) {
 			return nil, fmt.Errorf("open sqlite database %s: %w", name, err)
 		}
 	}
+	// The file holds credentials: create it private. SQLite gives its -wal
+	// and -shm files the same mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite database %s: %w", name, err)
+	}
+	f.Close()
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + url.Values{
 		"_journal_mode": {"WAL"},
 		"_synchronous":  {"FULL"},
