@@ -297,7 +297,13 @@ func redactErr(err error, dsn string) string {
 		}
 	}
 	for _, m := range kvPassword.FindAllStringSubmatch(dsn, -1) {
-		msg = strings.ReplaceAll(msg, strings.Trim(m[2], "'"), "xxxxx")
+		p := m[2]
+		if len(p) >= 2 && p[0] == '\'' && p[len(p)-1] == '\'' {
+			p = strings.NewReplacer(`\\`, `\`, `\'`, `'`).Replace(p[1 : len(p)-1])
+		}
+		if p != "" { // replacing "" would put xxxxx between every character
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
 	}
 	return msg
 }

@@ -1,0 +1,7 @@
+package migrations
+
+// Unexported functions, for the external tests.
+var (
+	LoadSteps = loadSteps
+	RedactErr = redactErr
+)

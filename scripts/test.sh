@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Runs every check CI runs, in order: the Debian packages the tests need,
+# gofmt, go vet, go mod tidy, and the tests with the race detector against
+# both SQLite and a real PostgreSQL (TIDINGS_TEST_POSTGRES=require; see
+# migrations/dbtest).
+#
+#   scripts/test.sh                 # everything
+#   scripts/test.sh ./accounts/...  # the same checks, testing only these packages
+#
+# As root, missing packages are installed with apt-get; otherwise they are
+# listed, and with CI=true that is an error. Needs no stdin.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the build and the tests need, as package or
+# package:command (the package counts as present if the command is on PATH,
+# for toolchains installed some other way). Add to this list as needed.
+DEB_PACKAGES=(
+	gcc:gcc          # cgo, for go-sqlite3 and -race
+	libc6-dev
+	postgresql       # server binaries for migrations/dbtest
+)
+
+GO_TEST_TIMEOUT=${GO_TEST_TIMEOUT:-20m}
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
+
+timings=()
+total_start=$(now)
+
+# stage NAME COMMAND...: runs COMMAND, timing it; stops everything if it fails.
+stage() {
+	local name=$1 start status=0
+	shift
+	echo "==> $name"
+	start=$(now)
+	"$@" || status=$?
+	timings+=("$(printf '%-10s %8s' "$name" "$(elapsed "$start")")")
+	if ((status != 0)); then
+		echo "==> $name FAILED after $(elapsed "$start") (exit status $status)" >&2
+		exit "$status"
+	fi
+	echo "==> $name ok ($(elapsed "$start"))"
+}
+
+packages() {
+	if ! command -v dpkg-query >/dev/null 2>&1; then
+		echo "not a Debian system: not checking for ${DEB_PACKAGES[*]%%:*}"
+		return 0
+	fi
+	local missing=() entry pkg cmd
+	for entry in "${DEB_PACKAGES[@]}"; do
+		pkg=${entry%%:*}
+		cmd=${entry#"$pkg"}
+		cmd=${cmd#:}
+		if [[ -n $cmd ]] && command -v "$cmd" >/dev/null 2>&1; then
+			continue
+		fi
+		if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+			continue
+		fi
+		missing+=("$pkg")
+	done
+	if ((${#missing[@]} == 0)); then
+		echo "all present: ${DEB_PACKAGES[*]%%:*}"
+		return 0
+	fi
+	if [[ $(id -u) != 0 ]]; then
+		echo "missing Debian packages: ${missing[*]}" >&2
+		echo "install them with: sudo apt-get install --no-install-recommends ${missing[*]}" >&2
+		if [[ ${CI:-} == true ]]; then
+			return 1
+		fi
+		echo "(continuing: tests that need them may be skipped or fail)" >&2
+		return 0
+	fi
+	echo "installing: ${missing[*]}"
+	apt-get update </dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" </dev/null
+}
+
+gofmt_check() {
+	local files
+	files=$(gofmt -l .)
+	if [[ -n $files ]]; then
+		echo "not gofmt-formatted (run gofmt -w on them):" >&2
+		echo "$files" >&2
+		return 1
+	fi
+}
+
+tidy_check() {
+	if ! go mod tidy -diff; then
+		echo "go.mod/go.sum are not tidy: run go mod tidy" >&2
+		return 1
+	fi
+}
+
+go_test() {
+	TIDINGS_TEST_POSTGRES=require go test -race -count=1 -timeout "$GO_TEST_TIMEOUT" "${@:-./...}"
+}
+
+export CGO_ENABLED=1 # go-sqlite3 and -race need cgo; fail loudly without a C compiler
+
+stage packages packages
+stage gofmt gofmt_check
+stage vet go vet ./...
+stage tidy tidy_check
+stage test go_test "$@"
+
+echo "==> timings"
+printf '  %s\n' "${timings[@]}"
+echo "  total      $(elapsed "$total_start")"
