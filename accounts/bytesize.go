@@ -33,7 +33,7 @@ func ParseByteSize(s string) (ByteSize, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f < 0 || f*mult > 1<<62 {
+	if err != nil || !(f >= 0 && f*mult <= 1<<62) { // also refuses NaN
 		return 0, fmt.Errorf("invalid size %q (examples: 0, 1048576, 500MB, 2GiB)", s)
 	}
 	return ByteSize(f * mult), nil

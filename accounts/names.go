@@ -41,6 +41,9 @@ func NormalizeLocalpart(s string) (string, error) {
 	if s == "" {
 		return bad("must not be empty")
 	}
+	if !utf8.ValidString(s) {
+		return bad("not valid UTF-8")
+	}
 	n, err := precis.UsernameCaseMapped.String(s)
 	if err != nil {
 		return bad("not a valid username under PRECIS UsernameCaseMapped (RFC 8265): no spaces, control or symbol characters")
@@ -80,14 +83,24 @@ func NormalizeDomain(s string) (string, error) {
 	bad := func(rule string) (string, error) {
 		return "", &NameError{Kind: "domain", Value: s, Rule: rule}
 	}
-	t := strings.TrimSuffix(s, ".")
+	t := strings.TrimSuffix(s, ".") // one trailing dot: the DNS root
 	if t == "" {
 		return bad("must not be empty")
+	}
+	if strings.HasSuffix(t, ".") || strings.HasPrefix(t, ".") || strings.Contains(t, "..") {
+		return bad("has an empty label (a dot at the start, at the end, or twice in a row)")
 	}
 	if strings.HasPrefix(t, "[") || isIPv4(t) {
 		return bad("must be a domain name, not an IP address")
 	}
+	if !utf8.ValidString(t) {
+		return bad("not valid UTF-8")
+	}
 	a, err := domainProfile.ToASCII(t)
+	if err == nil {
+		// The A-label form must itself be valid: it is what gets stored.
+		_, err = domainProfile.ToUnicode(a)
+	}
 	if err != nil {
 		return bad("not a valid internationalized domain name (IDNA2008, RFC 5891): " + idnaReason(err))
 	}
