@@ -2,7 +2,6 @@ package accounts
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -79,10 +78,7 @@ func (s *Store) credential(ctx context.Context, address string, h SCRAMHash) (Us
 	if err != nil {
 		return User{}, SCRAMCredential{}, errNoName
 	}
-	u, err := scanUser(s.db.QueryRowContext(ctx, "SELECT "+userCols+userFrom+" WHERE d.name = $1 AND u.localpart = $2", domain, local))
-	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, SCRAMCredential{}, fmt.Errorf("user %s: %w", addr, ErrNotFound)
-	}
+	u, err := s.userByName(ctx, addr, local, domain)
 	if err != nil {
 		return User{}, SCRAMCredential{}, err
 	}

@@ -177,6 +177,11 @@ func (s *Store) User(ctx context.Context, address string) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
+	return s.userByName(ctx, addr, local, domain)
+}
+
+// userByName loads a user by its normalised parts.
+func (s *Store) userByName(ctx context.Context, addr, local, domain string) (User, error) {
 	u, err := scanUser(s.db.QueryRowContext(ctx, "SELECT "+userCols+userFrom+" WHERE d.name = $1 AND u.localpart = $2", domain, local))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("user %s: %w", addr, ErrNotFound)
