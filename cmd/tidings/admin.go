@@ -27,6 +27,7 @@ const (
 type adminServer struct {
 	*http.Server
 	done chan struct{}
+	addr string // the bound address; "" when listen.admin is off
 }
 
 func (s *server) startAdmin(ctx context.Context) error {
@@ -39,6 +40,7 @@ func (s *server) startAdmin(ctx context.Context) error {
 		return fmt.Errorf("listen.admin: %w", err)
 	}
 	s.admin = newAdminServer(s.db, s.reg, s.log)
+	s.admin.addr = ln.Addr().String()
 	go func() {
 		defer close(s.admin.done)
 		if err := s.admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

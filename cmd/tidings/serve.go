@@ -120,7 +120,11 @@ func (s *server) run(ctx context.Context) error {
 		s.log.Debug("started", "subsystem", sub.name)
 	}
 	s.logUnbuilt()
-	s.log.Info("tidings is running", "admin", "http://"+s.cfg.Listen.Admin)
+	if s.admin.addr != "" {
+		s.log.Info("tidings is running", "admin", "http://"+s.admin.addr)
+	} else {
+		s.log.Info("tidings is running")
+	}
 	<-ctx.Done()
 	s.log.Info("shutting down")
 	err := stopAll()

@@ -107,7 +107,9 @@ func selfSignedUsable(certFile, keyFile string, names []string, now time.Time) b
 		return false
 	}
 	leaf := pair.Leaf
-	if now.Add(selfSignedRenew).After(leaf.NotAfter) {
+	// Not yet valid (the clock was set back since it was made) is as
+	// useless to clients as expired.
+	if now.Before(leaf.NotBefore) || now.Add(selfSignedRenew).After(leaf.NotAfter) {
 		return false
 	}
 	for _, n := range names {
