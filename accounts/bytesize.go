@@ -52,6 +52,22 @@ func (b *ByteSize) UnmarshalText(text []byte) error {
 // MarshalText implements encoding.TextMarshaler.
 func (b ByteSize) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
 
+// MarshalJSON writes a plain number of bytes, for scripts.
+func (b ByteSize) MarshalJSON() ([]byte, error) { return strconv.AppendInt(nil, int64(b), 10), nil }
+
+// UnmarshalJSON reads a number of bytes or a size string.
+func (b *ByteSize) UnmarshalJSON(data []byte) error {
+	if n, err := strconv.ParseInt(string(data), 10, 64); err == nil && n >= 0 {
+		*b = ByteSize(n)
+		return nil
+	}
+	s, err := strconv.Unquote(string(data))
+	if err != nil {
+		return fmt.Errorf("invalid size %s", data)
+	}
+	return b.UnmarshalText([]byte(s))
+}
+
 // String renders the size in the largest binary unit that divides it.
 func (b ByteSize) String() string {
 	for _, u := range []struct {

@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -126,5 +127,19 @@ func TestByteSize(t *testing.T) {
 	}
 	if s := ByteSize(1000).String(); s != "1000" {
 		t.Errorf("String = %q", s)
+	}
+}
+
+func TestByteSizeJSON(t *testing.T) {
+	b, err := json.Marshal(struct{ Q ByteSize }{2 << 30})
+	if err != nil || string(b) != `{"Q":2147483648}` {
+		t.Fatalf("Marshal = %s, %v", b, err)
+	}
+	var v struct{ Q, R ByteSize }
+	if err := json.Unmarshal([]byte(`{"Q":2147483648,"R":"1MiB"}`), &v); err != nil || v.Q != 2<<30 || v.R != 1<<20 {
+		t.Fatalf("Unmarshal = %+v, %v", v, err)
+	}
+	if err := json.Unmarshal([]byte(`{"Q":-1}`), &v); err == nil {
+		t.Fatal("negative size accepted")
 	}
 }

@@ -218,7 +218,7 @@ func firstLine(r io.Reader) (string, error) {
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
-		return "", errors.New("empty password")
+		return "", &accounts.PasswordError{Reason: "empty"}
 	}
 	return line, nil
 }

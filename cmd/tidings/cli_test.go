@@ -142,7 +142,7 @@ func testCLI(t *testing.T, environ []string) {
 		{args: a("user add --password-stdin tybalt@verona.example"), stdin: "long-enough-pw\n", code: exitNotFound, stderr: []string{"domain verona.example: not found"}},
 		{args: a("user add --password-stdin " + tybalt), stdin: "short\n", code: exitInvalid, stderr: []string{"password refused", "shorter than 10"}},
 		notFound(tybalt),
-		{args: a("user add --password-stdin " + tybalt), stdin: "", code: exitFailure, stderr: []string{"empty password"}},
+		{args: a("user add --password-stdin " + tybalt), stdin: "", code: exitInvalid, stderr: []string{"password refused: empty"}},
 		{args: a("user add " + tybalt), code: exitUsage, stderr: []string{"no terminal", "--password-stdin"}},
 		{args: a("user add " + tybalt), stdinFile: regular, code: exitUsage, stderr: []string{"no terminal"}},
 		{args: a("user add --password-stdin --password-file " + pwFile + " " + tybalt), code: exitUsage, stderr: []string{"not both"}},

@@ -61,10 +61,14 @@ func domainDel(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	if err := s.DeleteDomain(ctx, pos[0], *force); err != nil {
+	name, err := accounts.NormalizeDomain(pos[0])
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "deleted domain %s\n", pos[0])
+	if err := s.DeleteDomain(ctx, name, *force); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "deleted domain %s\n", accounts.DomainUnicode(name))
 	return nil
 }
 

@@ -100,12 +100,16 @@ func withAddress(ctx context.Context, e *env, name string, args []string, fn fun
 	if err != nil {
 		return err
 	}
+	addr, _, _, err := accounts.ParseAddress(pos[0])
+	if err != nil {
+		return err
+	}
 	s, err := openStore(ctx, e, f)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	return fn(s, pos[0])
+	return fn(s, addr)
 }
 
 func userPasswd(ctx context.Context, e *env, args []string) error {
@@ -121,17 +125,18 @@ func userPasswd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	if _, err := s.User(ctx, pos[0]); err != nil {
+	u, err := s.User(ctx, pos[0])
+	if err != nil {
 		return err
 	}
 	pw, err := pf.read(e)
 	if err != nil {
 		return err
 	}
-	if err := s.SetPassword(ctx, pos[0], pw); err != nil {
+	if err := s.SetPassword(ctx, u.Address, pw); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "password changed for %s; its live sessions end\n", pos[0])
+	fmt.Fprintf(e.stdout, "password changed for %s; its live sessions end\n", u.Address)
 	return nil
 }
 

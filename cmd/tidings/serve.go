@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -180,31 +181,49 @@ func (s *server) startAccounts(ctx context.Context) error {
 // is at least one domain, and a brand-new installation gets an administrator
 // whose random password is printed once.
 func (s *server) bootstrap(ctx context.Context) error {
+	users, err := s.accounts.CountUsers(ctx)
+	if err != nil {
+		return err
+	}
+	firstStart := users == 0
 	for _, d := range s.cfg.Domains {
 		if _, err := s.accounts.AddDomain(ctx, d, accounts.DomainSettings{}); err != nil && !errors.Is(err, accounts.ErrExists) {
-			return err
+			return fmt.Errorf("domains: %w", err)
 		}
+	}
+	// The admin lives in the domain asked for first: --domain, else the
+	// first configured domain, else the only one there is.
+	adminDomain := ""
+	switch {
+	case s.firstDomain != "" && !firstStart:
+		s.log.Info("--domain ignored: this is not a first start (use 'tidings domain add')", "domain", s.firstDomain)
+	case s.firstDomain != "":
+		d, err := s.accounts.AddDomain(ctx, s.firstDomain, accounts.DomainSettings{})
+		if err != nil && !errors.Is(err, accounts.ErrExists) {
+			return fmt.Errorf("first domain (set it with --domain): %w", err)
+		}
+		adminDomain = d.Name
+		if adminDomain == "" { // it existed
+			adminDomain, _ = accounts.NormalizeDomain(s.firstDomain)
+		}
+	case len(s.cfg.Domains) > 0:
+		adminDomain, _ = accounts.NormalizeDomain(s.cfg.Domains[0])
 	}
 	ds, err := s.accounts.Domains(ctx)
 	if err != nil {
 		return err
 	}
 	if len(ds) == 0 {
-		name := s.firstDomain
-		if name == "" {
-			name = machineFQDN()
-		}
-		d, err := s.accounts.AddDomain(ctx, name, accounts.DomainSettings{})
+		d, err := s.accounts.AddDomain(ctx, machineFQDN(), accounts.DomainSettings{})
 		if err != nil {
 			return fmt.Errorf("first domain (set it with --domain): %w", err)
 		}
 		ds = append(ds, d)
 	}
-	users, err := s.accounts.CountUsers(ctx)
-	if err != nil || users > 0 {
-		return err
+	if !firstStart {
+		return nil
 	}
-	return s.createFirstAdmin(ctx, ds[0].Name)
+	return s.createFirstAdmin(ctx, cmp.Or(adminDomain, ds[0].Name))
 }
 
 func (s *server) createFirstAdmin(ctx context.Context, domain string) error {

@@ -459,3 +459,36 @@ func TestSelfSignedHandshake(t *testing.T) {
 		t.Errorf("handshake for capulet.example: %v", err)
 	}
 }
+
+// TestServeAdminDomain: the first administrator goes into the domain asked
+// for first: --domain, else the first configured domain.
+func TestServeAdminDomain(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		admin  string
+		others []string
+	}{
+		{"--domain wins", []string{"--domain", "capulet.example"}, "admin@capulet.example", []string{"zeta.example", "alpha.example"}},
+		{"first configured", nil, "admin@zeta.example", []string{"alpha.example"}},
+	}
+	for i := range tests {
+		tc := &tests[i]
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			environ := testEnv(t, "TIDINGS_LISTEN_ADMIN=127.0.0.1:0", "TIDINGS_DOMAINS=zeta.example,alpha.example")
+			s := startServe(t, environ, tc.args...)
+			s.adminAddr(t)
+			s.stop(t)
+			if out := s.stdout.String(); !strings.Contains(out, tc.admin) {
+				t.Fatalf("stdout does not name %s:\n%s", tc.admin, out)
+			}
+			st := openTestStore(t, environ)
+			for _, d := range tc.others {
+				if _, err := st.Domain(context.Background(), d); err != nil {
+					t.Errorf("domain %s: %v", d, err)
+				}
+			}
+		})
+	}
+}
