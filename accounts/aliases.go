@@ -86,18 +86,11 @@ const aliasQuery = `SELECT a.localpart || '@' || d.name, u.localpart || '@' || u
 
 // Aliases lists the aliases of one domain, or of all if domain is "".
 func (s *Store) Aliases(ctx context.Context, domain string) ([]Alias, error) {
-	q, args := aliasQuery+" ORDER BY d.name, a.localpart", []any{}
-	if domain != "" {
-		n, err := NormalizeDomain(domain)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := s.Domain(ctx, n); err != nil {
-			return nil, err
-		}
-		q, args = aliasQuery+" WHERE d.name = $1 ORDER BY a.localpart", []any{n}
+	domain, err := s.domainScope(ctx, domain)
+	if err != nil {
+		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.db.QueryContext(ctx, aliasQuery+" WHERE ($1 = '' OR d.name = $1) ORDER BY d.name, a.localpart", domain)
 	if err != nil {
 		return nil, err
 	}

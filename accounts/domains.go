@@ -84,6 +84,16 @@ func (s *Store) Domain(ctx context.Context, name string) (Domain, error) {
 	return d, err
 }
 
+// domainScope turns a list filter into a canonical domain name, checking
+// that it exists; "" (all domains) stays "".
+func (s *Store) domainScope(ctx context.Context, domain string) (string, error) {
+	if domain == "" {
+		return "", nil
+	}
+	d, err := s.Domain(ctx, domain)
+	return d.Name, err
+}
+
 // Domains lists all domains by name.
 func (s *Store) Domains(ctx context.Context) ([]Domain, error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT "+domainCols+" FROM domains d ORDER BY d.name")

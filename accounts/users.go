@@ -191,18 +191,12 @@ func (s *Store) userByName(ctx context.Context, addr, local, domain string) (Use
 
 // Users lists the accounts of one domain, or of all domains if domain is "".
 func (s *Store) Users(ctx context.Context, domain string) ([]User, error) {
-	q, args := "SELECT "+userCols+userFrom+" ORDER BY d.name, u.localpart", []any{}
-	if domain != "" {
-		n, err := NormalizeDomain(domain)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := s.Domain(ctx, n); err != nil {
-			return nil, err
-		}
-		q, args = "SELECT "+userCols+userFrom+" WHERE d.name = $1 ORDER BY u.localpart", []any{n}
+	domain, err := s.domainScope(ctx, domain)
+	if err != nil {
+		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.db.QueryContext(ctx, "SELECT "+userCols+userFrom+
+		" WHERE ($1 = '' OR d.name = $1) ORDER BY d.name, u.localpart", domain)
 	if err != nil {
 		return nil, err
 	}

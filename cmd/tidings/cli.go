@@ -74,6 +74,21 @@ func (f *flags) parse(args []string, minArgs, maxArgs int) ([]string, error) {
 	return pos, nil
 }
 
+// run parses args (minArgs to maxArgs positional, -1 for no limit), opens
+// the store and calls fn with it: the shape of every administrative verb.
+func (f *flags) run(ctx context.Context, e *env, args []string, minArgs, maxArgs int, fn func(s *store, pos []string) error) error {
+	pos, err := f.parse(args, minArgs, maxArgs)
+	if err != nil {
+		return err
+	}
+	s, err := openStore(ctx, e, f)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(s, pos)
+}
+
 // store is an opened account store for a CLI verb.
 type store struct {
 	*accounts.Store

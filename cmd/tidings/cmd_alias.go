@@ -13,21 +13,14 @@ func init() {
 
 func aliasAdd(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "alias add", "ALIAS USER")
-	pos, err := f.parse(args, 2, 2)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, e, f)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	a, err := s.AddAlias(ctx, pos[0], pos[1])
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "mail for %s now goes to %s\n", a.Address, a.Target)
-	return nil
+	return f.run(ctx, e, args, 2, 2, func(s *store, pos []string) error {
+		a, err := s.AddAlias(ctx, pos[0], pos[1])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "mail for %s now goes to %s\n", a.Address, a.Target)
+		return nil
+	})
 }
 
 func aliasDel(ctx context.Context, e *env, args []string) error {
@@ -42,29 +35,22 @@ func aliasDel(ctx context.Context, e *env, args []string) error {
 
 func aliasList(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "alias list", "[DOMAIN]").withJSON()
-	pos, err := f.parse(args, 0, 1)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, e, f)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	domain := ""
-	if len(pos) == 1 {
-		domain = pos[0]
-	}
-	as, err := s.Aliases(ctx, domain)
-	if err != nil {
-		return err
-	}
-	if f.json {
-		return printJSON(e.stdout, nonNil(as))
-	}
-	rows := make([][]string, len(as))
-	for i, a := range as {
-		rows[i] = []string{a.Address, a.Target}
-	}
-	return table(e.stdout, []string{"ALIAS", "DELIVERS TO"}, rows)
+	return f.run(ctx, e, args, 0, 1, func(s *store, pos []string) error {
+		domain := ""
+		if len(pos) == 1 {
+			domain = pos[0]
+		}
+		as, err := s.Aliases(ctx, domain)
+		if err != nil {
+			return err
+		}
+		if f.json {
+			return printJSON(e.stdout, nonNil(as))
+		}
+		rows := make([][]string, len(as))
+		for i, a := range as {
+			rows[i] = []string{a.Address, a.Target}
+		}
+		return table(e.stdout, []string{"ALIAS", "DELIVERS TO"}, rows)
+	})
 }

@@ -32,69 +32,49 @@ func domainAdd(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "domain add", "NAME")
 	var sw domainSwitches
 	sw.register(f)
-	pos, err := f.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, e, f)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	d, err := s.AddDomain(ctx, pos[0], sw.settings())
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "added domain %s (mail %s, xmpp %s)\n", d.Unicode(), onOff(d.MailEnabled), onOff(d.XMPPEnabled))
-	return nil
+	return f.run(ctx, e, args, 1, 1, func(s *store, pos []string) error {
+		d, err := s.AddDomain(ctx, pos[0], sw.settings())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "added domain %s (mail %s, xmpp %s)\n", d.Unicode(), onOff(d.MailEnabled), onOff(d.XMPPEnabled))
+		return nil
+	})
 }
 
 func domainDel(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "domain del", "NAME")
 	force := f.Bool("force", false, "also delete the domain's users and aliases")
-	pos, err := f.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, e, f)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	name, err := accounts.NormalizeDomain(pos[0])
-	if err != nil {
-		return err
-	}
-	if err := s.DeleteDomain(ctx, name, *force); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "deleted domain %s\n", accounts.DomainUnicode(name))
-	return nil
+	return f.run(ctx, e, args, 1, 1, func(s *store, pos []string) error {
+		name, err := accounts.NormalizeDomain(pos[0])
+		if err != nil {
+			return err
+		}
+		if err := s.DeleteDomain(ctx, name, *force); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "deleted domain %s\n", accounts.DomainUnicode(name))
+		return nil
+	})
 }
 
 func domainList(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "domain list", "").withJSON()
-	if _, err := f.parse(args, 0, 0); err != nil {
-		return err
-	}
-	s, err := openStore(ctx, e, f)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	ds, err := s.Domains(ctx)
-	if err != nil {
-		return err
-	}
-	if f.json {
-		return printJSON(e.stdout, nonNil(ds))
-	}
-	rows := make([][]string, len(ds))
-	for i, d := range ds {
-		rows[i] = []string{d.Unicode(), onOff(d.MailEnabled), onOff(d.XMPPEnabled),
-			strconv.Itoa(d.Users), strconv.Itoa(d.Aliases), d.CreatedAt.Format(time.DateOnly)}
-	}
-	return table(e.stdout, []string{"DOMAIN", "MAIL", "XMPP", "USERS", "ALIASES", "CREATED"}, rows)
+	return f.run(ctx, e, args, 0, 0, func(s *store, _ []string) error {
+		ds, err := s.Domains(ctx)
+		if err != nil {
+			return err
+		}
+		if f.json {
+			return printJSON(e.stdout, nonNil(ds))
+		}
+		rows := make([][]string, len(ds))
+		for i, d := range ds {
+			rows[i] = []string{d.Unicode(), onOff(d.MailEnabled), onOff(d.XMPPEnabled),
+				strconv.Itoa(d.Users), strconv.Itoa(d.Aliases), d.CreatedAt.Format(time.DateOnly)}
+		}
+		return table(e.stdout, []string{"DOMAIN", "MAIL", "XMPP", "USERS", "ALIASES", "CREATED"}, rows)
+	})
 }
 
 func domainSet(ctx context.Context, e *env, args []string) error {

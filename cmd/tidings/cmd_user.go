@@ -95,78 +95,56 @@ func userDel(ctx context.Context, e *env, args []string) error {
 
 // withAddress runs a verb that takes one address and no other flags.
 func withAddress(ctx context.Context, e *env, name string, args []string, fn func(*store, string) error) error {
-	f := newFlags(e, name, "ADDRESS")
-	pos, err := f.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	addr, _, _, err := accounts.ParseAddress(pos[0])
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, e, f)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return fn(s, addr)
+	return newFlags(e, name, "ADDRESS").run(ctx, e, args, 1, 1, func(s *store, pos []string) error {
+		addr, _, _, err := accounts.ParseAddress(pos[0])
+		if err != nil {
+			return err
+		}
+		return fn(s, addr)
+	})
 }
 
 func userPasswd(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "user passwd", "ADDRESS")
 	var pf passwordFlags
 	pf.register(f)
-	pos, err := f.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, e, f)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	u, err := s.User(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	pw, err := pf.read(e)
-	if err != nil {
-		return err
-	}
-	if err := s.SetPassword(ctx, u.Address, pw); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "password changed for %s; its live sessions end\n", u.Address)
-	return nil
+	return f.run(ctx, e, args, 1, 1, func(s *store, pos []string) error {
+		u, err := s.User(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		pw, err := pf.read(e)
+		if err != nil {
+			return err
+		}
+		if err := s.SetPassword(ctx, u.Address, pw); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "password changed for %s; its live sessions end\n", u.Address)
+		return nil
+	})
 }
 
 func userList(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "user list", "[DOMAIN]").withJSON()
-	pos, err := f.parse(args, 0, 1)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, e, f)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	domain := ""
-	if len(pos) == 1 {
-		domain = pos[0]
-	}
-	users, err := s.Users(ctx, domain)
-	if err != nil {
-		return err
-	}
-	if f.json {
-		return printJSON(e.stdout, nonNil(users))
-	}
-	rows := make([][]string, len(users))
-	for i, u := range users {
-		rows[i] = []string{u.Address, u.DisplayName, status(u), onOff(u.Admin), onOff(u.CanUse(accounts.ServiceXMPP)), quotaText(u.Quota)}
-	}
-	return table(e.stdout, []string{"ADDRESS", "NAME", "STATUS", "ADMIN", "XMPP", "QUOTA"}, rows)
+	return f.run(ctx, e, args, 0, 1, func(s *store, pos []string) error {
+		domain := ""
+		if len(pos) == 1 {
+			domain = pos[0]
+		}
+		users, err := s.Users(ctx, domain)
+		if err != nil {
+			return err
+		}
+		if f.json {
+			return printJSON(e.stdout, nonNil(users))
+		}
+		rows := make([][]string, len(users))
+		for i, u := range users {
+			rows[i] = []string{u.Address, u.DisplayName, status(u), onOff(u.Admin), onOff(u.CanUse(accounts.ServiceXMPP)), quotaText(u.Quota)}
+		}
+		return table(e.stdout, []string{"ADDRESS", "NAME", "STATUS", "ADMIN", "XMPP", "QUOTA"}, rows)
+	})
 }
 
 func nonNil[T any](s []T) []T {
@@ -200,46 +178,39 @@ type userView struct {
 
 func userShow(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "user show", "ADDRESS").withJSON()
-	pos, err := f.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, e, f)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	u, err := s.User(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	all, err := s.Aliases(ctx, "")
-	if err != nil {
-		return err
-	}
-	v := userView{User: u, Aliases: []string{}, Services: map[string]bool{}}
-	for _, a := range all {
-		if a.Target == u.Address {
-			v.Aliases = append(v.Aliases, a.Address)
+	return f.run(ctx, e, args, 1, 1, func(s *store, pos []string) error {
+		u, err := s.User(ctx, pos[0])
+		if err != nil {
+			return err
 		}
-	}
-	svcs := []accounts.Service{accounts.ServiceSMTP, accounts.ServiceIMAP, accounts.ServiceXMPP, accounts.ServiceManageSieve, accounts.ServiceWebmail}
-	var on []string
-	for _, svc := range svcs {
-		v.Services[string(svc)] = u.CanUse(svc)
-		if u.CanUse(svc) {
-			on = append(on, string(svc))
+		all, err := s.Aliases(ctx, "")
+		if err != nil {
+			return err
 		}
-	}
-	if f.json {
-		return printJSON(e.stdout, v)
-	}
-	fmt.Fprintf(e.stdout, "Address:      %s\nJabber ID:    %s\nName:         %s\nStatus:       %s\nAdmin:        %s\n",
-		u.Address, u.JID(), u.DisplayName, status(u), onOff(u.Admin))
-	fmt.Fprintf(e.stdout, "XMPP switch:  %s (domain: %s)\nQuota:        %s\nAliases:      %s\nCan log in:   %s\nCreated:      %s\nUpdated:      %s\n",
-		onOff(u.XMPPEnabled), onOff(u.DomainXMPP), quotaText(u.Quota), orNone(strings.Join(v.Aliases, ", ")),
-		orNone(strings.Join(on, ", ")), u.CreatedAt.Format(time.RFC3339), u.UpdatedAt.Format(time.RFC3339))
-	return nil
+		v := userView{User: u, Aliases: []string{}, Services: map[string]bool{}}
+		for _, a := range all {
+			if a.Target == u.Address {
+				v.Aliases = append(v.Aliases, a.Address)
+			}
+		}
+		svcs := []accounts.Service{accounts.ServiceSMTP, accounts.ServiceIMAP, accounts.ServiceXMPP, accounts.ServiceManageSieve, accounts.ServiceWebmail}
+		var on []string
+		for _, svc := range svcs {
+			v.Services[string(svc)] = u.CanUse(svc)
+			if u.CanUse(svc) {
+				on = append(on, string(svc))
+			}
+		}
+		if f.json {
+			return printJSON(e.stdout, v)
+		}
+		fmt.Fprintf(e.stdout, "Address:      %s\nJabber ID:    %s\nName:         %s\nStatus:       %s\nAdmin:        %s\n",
+			u.Address, u.JID(), u.DisplayName, status(u), onOff(u.Admin))
+		fmt.Fprintf(e.stdout, "XMPP switch:  %s (domain: %s)\nQuota:        %s\nAliases:      %s\nCan log in:   %s\nCreated:      %s\nUpdated:      %s\n",
+			onOff(u.XMPPEnabled), onOff(u.DomainXMPP), quotaText(u.Quota), orNone(strings.Join(v.Aliases, ", ")),
+			orNone(strings.Join(on, ", ")), u.CreatedAt.Format(time.RFC3339), u.UpdatedAt.Format(time.RFC3339))
+		return nil
+	})
 }
 
 func orNone(s string) string {
