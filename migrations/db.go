@@ -4,10 +4,10 @@
 // forward-only SQL files embedded per dialect.
 //
 // Implementation notes:
-//   - SQL is written once for both dialects where possible: placeholders are
-//     $1, $2, ... in order of first use (go-sqlite3 binds by ordinal, so a
-//     $2 before $1 would bind wrongly). Where the dialects differ, ask
-//     [DB.Dialect].
+//   - SQL is written once for both dialects where possible, with $1, $2, ...
+//     placeholders in any order and repeated at will: on SQLite a thin
+//     driver wrapper (sqlite.go) rewrites them to SQLite's numbered ?N.
+//     Where the dialects differ, ask [DB.Dialect].
 //   - SQLite runs in WAL mode with synchronous=FULL, foreign keys on, a busy
 //     timeout, and exactly one writer connection: [DB.Tx] always runs on the
 //     writer (BEGIN IMMEDIATE), reads go to a separate pool of readers.
@@ -150,7 +150,7 @@ func openSQLite(ctx context.Context, c Config) (*DB, error) {
 		"_foreign_keys": {"on"},
 		"_busy_timeout": {fmt.Sprint(c.BusyTimeout.Milliseconds())},
 	}.Encode()
-	write, err := sql.Open("sqlite3", base+"&_txlock=immediate")
+	write, err := sql.Open(sqliteDriverName, base+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite database %s: %w", name, err)
 	}
@@ -163,7 +163,7 @@ func openSQLite(ctx context.Context, c Config) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite database %s: %w", name, err)
 	}
-	read, err := sql.Open("sqlite3", base)
+	read, err := sql.Open(sqliteDriverName, base)
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite database %s: %w", name, err)

@@ -2,6 +2,7 @@ package migrations
 
 // Unexported functions, for the external tests.
 var (
-	LoadSteps = loadSteps
-	RedactErr = redactErr
+	LoadSteps            = loadSteps
+	RedactErr            = redactErr
+	NumberedPlaceholders = numberedPlaceholders
 )

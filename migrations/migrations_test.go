@@ -603,16 +603,19 @@ func TestPlaceholders(t *testing.T) {
 		if err != nil || got != "a-b-a" {
 			t.Errorf("reused $1: %q, %v; want \"a-b-a\"", got, err)
 		}
-		if db.Dialect() == migrations.SQLite {
-			// The caveat in the package documentation: go-sqlite3 binds by
-			// position of first use, so $2 before $1 gets the first argument.
-			var first, second string
-			if err := db.QueryRowContext(ctx, "SELECT $2, $1", "one", "two").Scan(&first, &second); err != nil {
-				t.Fatal(err)
-			}
-			if first != "one" || second != "two" {
-				t.Logf("SELECT $2, $1 now binds by number (%q, %q): the caveat in the migrations package documentation can go", first, second)
-			}
+		// Placeholders bind by number in both dialects, in any order, in
+		// reads and inside transactions; "$1" inside a literal is text.
+		var first, second, lit string
+		if err := db.QueryRowContext(ctx, "SELECT CAST($2 AS TEXT), CAST($1 AS TEXT), '$1'", "one", "two").Scan(&first, &second, &lit); err != nil {
+			t.Fatal(err)
+		}
+		if first != "two" || second != "one" || lit != "$1" {
+			t.Errorf("SELECT $2, $1, '$1' = %q, %q, %q; want two, one, $1", first, second, lit)
+		}
+		if err := db.Tx(ctx, func(tx *sql.Tx) error {
+			return tx.QueryRowContext(ctx, "SELECT CAST($3 AS TEXT) || CAST($1 AS TEXT) || CAST($2 AS TEXT)", "b", "c", "a").Scan(&first)
+		}); err != nil || first != "abc" {
+			t.Errorf("in a transaction: %q, %v; want abc", first, err)
 		}
 		// A reused placeholder in a write, and in the WHERE of a read.
 		if err := db.Tx(ctx, func(tx *sql.Tx) error {
@@ -630,4 +633,20 @@ func TestPlaceholders(t *testing.T) {
 			t.Errorf("got %q %d %v %v, %v; want \"x.example\" 42 false false", name, created, mail, xmpp, err)
 		}
 	})
+}
+
+func TestNumberedPlaceholders(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"SELECT $1", "SELECT ?1"},
+		{"UPDATE t SET a = a + $2 WHERE id = $1 AND ($10 = 0)", "UPDATE t SET a = a + ?2 WHERE id = ?1 AND (?10 = 0)"},
+		{"SELECT '$1', \"$2\", $3", "SELECT '$1', \"$2\", ?3"},
+		{"SELECT 'it''s $1', $1", "SELECT 'it''s $1', ?1"},
+		{"SELECT $x, $", "SELECT $x, $"},
+		{"no placeholders", "no placeholders"},
+	}
+	for i, tc := range cases {
+		if got := migrations.NumberedPlaceholders(tc.in); got != tc.want {
+			t.Errorf("%d: %q -> %q, want %q", i, tc.in, got, tc.want)
+		}
+	}
 }
