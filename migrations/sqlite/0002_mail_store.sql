@@ -1,5 +1,17 @@
--- mail/store: mailboxes, messages (bodies are immutable files named by
--- messages.blob), expunge tombstones for QRESYNC, and per-user usage.
+-- mail/store: mailboxes, messages, their bodies (immutable, in chunks,
+-- shared by copies), expunge tombstones for QRESYNC, and per-user usage.
+CREATE TABLE bodies (
+	id INTEGER PRIMARY KEY,
+	size BIGINT NOT NULL
+);
+
+CREATE TABLE body_chunks (
+	body_id INTEGER NOT NULL REFERENCES bodies(id) ON DELETE CASCADE,
+	seq INTEGER NOT NULL,                -- chunk number from 0, each 256 KiB but the last
+	data BLOB NOT NULL,
+	PRIMARY KEY (body_id, seq)
+);
+
 CREATE TABLE mailboxes (
 	id INTEGER PRIMARY KEY,
 	user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -18,7 +30,7 @@ CREATE TABLE messages (
 	mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
 	uid BIGINT NOT NULL,
 	modseq BIGINT NOT NULL,
-	blob TEXT NOT NULL,
+	body_id INTEGER NOT NULL REFERENCES bodies(id),
 	size BIGINT NOT NULL,
 	internal_date BIGINT NOT NULL,
 	flags TEXT NOT NULL DEFAULT '',      -- space-separated, sorted
@@ -33,7 +45,7 @@ CREATE TABLE messages (
 	UNIQUE (mailbox_id, uid)
 );
 CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
-CREATE INDEX messages_blob ON messages(blob);
+CREATE INDEX messages_body ON messages(body_id);
 
 CREATE TABLE expunged (
 	mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
