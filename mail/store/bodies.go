@@ -24,24 +24,26 @@ const chunkSize = 256 << 10
 // the write transaction never waits on the network.
 const spoolInMemory = 1 << 20
 
-// spool is a received body, ready to be copied into the database.
-type spool struct {
+// Spooled is a received body, ready to be read by filters and copied into
+// the database. Close it when done.
+type Spooled struct {
 	mem  []byte
 	file *os.File
 	size int64
 }
 
-// spoolBody reads r completely, refusing more than limit bytes (if > 0)
-// with ErrTooBig. The temporary file needs no fsync: durability comes from
-// the commit that copies it.
-func (s *Store) spoolBody(r io.Reader, limit int64) (*spool, error) {
+// Spool reads r completely, refusing more than limit bytes (if > 0) with
+// ErrTooBig. Bodies up to 1 MiB stay in memory; larger ones go to an
+// unlinked temporary file, which needs no fsync: durability comes from the
+// commit that copies it.
+func (s *Store) Spool(r io.Reader, limit int64) (*Spooled, error) {
 	src := r
 	if limit > 0 {
 		src = io.LimitReader(r, limit+1)
 	}
 	var buf bytes.Buffer
 	n, err := io.CopyN(&buf, src, spoolInMemory+1)
-	sp := &spool{mem: buf.Bytes(), size: n}
+	sp := &Spooled{mem: buf.Bytes(), size: n}
 	if errors.Is(err, io.EOF) {
 		return sp, sp.checkLimit(limit)
 	}
@@ -53,49 +55,58 @@ func (s *Store) spoolBody(r io.Reader, limit int64) (*spool, error) {
 	}
 	os.Remove(sp.file.Name()) // unlinked at once: nothing to clean up after a crash
 	if _, err := sp.file.Write(sp.mem); err != nil {
-		sp.close()
+		sp.Close()
 		return nil, err
 	}
 	more, err := io.Copy(sp.file, src)
 	sp.mem, sp.size = nil, n+more
 	if err != nil {
-		sp.close()
+		sp.Close()
 		return nil, err
 	}
 	if err := sp.checkLimit(limit); err != nil {
-		sp.close()
+		sp.Close()
 		return nil, err
 	}
 	return sp, nil
 }
 
-func (sp *spool) checkLimit(limit int64) error {
+func (sp *Spooled) checkLimit(limit int64) error {
 	if limit > 0 && sp.size > limit {
 		return ErrTooBig
 	}
 	return nil
 }
 
-func (sp *spool) reader() io.Reader {
+// Size is the body's length in bytes.
+func (sp *Spooled) Size() int64 { return sp.size }
+
+// NewReader returns a reader over the whole body; each call starts afresh.
+func (sp *Spooled) NewReader() *io.SectionReader { return io.NewSectionReader(sp, 0, sp.size) }
+
+// ReadAt implements io.ReaderAt.
+func (sp *Spooled) ReadAt(p []byte, off int64) (int, error) {
 	if sp.file != nil {
-		return io.NewSectionReader(sp.file, 0, sp.size)
+		return sp.file.ReadAt(p, off)
 	}
-	return bytes.NewReader(sp.mem)
+	return bytes.NewReader(sp.mem).ReadAt(p, off)
 }
 
-func (sp *spool) close() {
+// Close releases the spooled body.
+func (sp *Spooled) Close() error {
 	if sp.file != nil {
-		sp.file.Close()
+		return sp.file.Close()
 	}
+	return nil
 }
 
 // insertBody copies a spooled body into the database.
-func insertBody(ctx context.Context, tx *sql.Tx, sp *spool) (int64, error) {
+func insertBody(ctx context.Context, tx *sql.Tx, sp *Spooled) (int64, error) {
 	var id int64
 	if err := tx.QueryRowContext(ctx, "INSERT INTO bodies (size) VALUES ($1) RETURNING id", sp.size).Scan(&id); err != nil {
 		return 0, err
 	}
-	r := sp.reader()
+	r := sp.NewReader()
 	buf := make([]byte, min(chunkSize, max(sp.size, 1)))
 	for seq := 0; ; seq++ {
 		n, err := io.ReadFull(r, buf)

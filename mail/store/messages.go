@@ -42,6 +42,10 @@ type Target struct {
 type DeliverOptions struct {
 	MaxSize      int64     // refuse bodies larger than this with ErrTooBig (0: no limit)
 	InternalDate time.Time // zero: now
+	// AllOrNothing stores the message for every target or for none: the
+	// first target error fails the whole delivery (SMTP, whose DATA has one
+	// reply for all recipients, must not half-accept).
+	AllOrNothing bool
 }
 
 // Result is the outcome of a delivery for one target: Err is nil when the
@@ -55,30 +59,36 @@ type Result struct {
 	Err       error
 }
 
-// Deliver stores one message body into every target, sharing one body file.
-// It returns when the message is durably committed (the body fsynced, the
-// rows committed): only then may SMTP answer 250. A target that cannot take
-// it (over quota, no such mailbox) gets its own Err; the others are stored.
-// The error return is for failures of the whole delivery (I/O, database,
-// ErrTooBig), in which case nothing is stored.
+// Deliver stores one message body into every target, sharing one body. It
+// returns when the message is durably committed: only then may SMTP answer
+// 250. A target that cannot take it (over quota, no such mailbox) gets its
+// own Err and the others are stored, unless opt.AllOrNothing. The error
+// return is for failures of the whole delivery (I/O, database, ErrTooBig,
+// or a target error with AllOrNothing), in which case nothing is stored.
 func (s *Store) Deliver(ctx context.Context, body io.Reader, opt DeliverOptions, targets []Target) ([]Result, error) {
+	sp, err := s.Spool(body, opt.MaxSize)
+	if err != nil {
+		return nil, err
+	}
+	defer sp.Close()
+	return s.DeliverSpooled(ctx, sp, opt, targets)
+}
+
+// DeliverSpooled is Deliver for a body already spooled (so that filters
+// could read it first). opt.MaxSize is not checked again.
+func (s *Store) DeliverSpooled(ctx context.Context, sp *Spooled, opt DeliverOptions, targets []Target) ([]Result, error) {
 	for _, t := range targets {
 		if err := s.EnsureDefaults(ctx, t.User.ID); err != nil {
 			return nil, err
 		}
 	}
-	sp, err := s.spoolBody(body, opt.MaxSize)
-	if err != nil {
-		return nil, err
-	}
-	defer sp.close()
-	cached := parseHeader(sp.reader())
+	cached := parseHeader(sp.NewReader())
 	date := opt.InternalDate
 	if date.IsZero() {
 		date = time.Now()
 	}
 	results := make([]Result, len(targets))
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		bodyID, err := insertBody(ctx, tx, sp)
 		if err != nil {
 			return err
@@ -86,7 +96,7 @@ func (s *Store) Deliver(ctx context.Context, body io.Reader, opt DeliverOptions,
 		stored := false
 		for i, t := range targets {
 			r, err := s.deliverOne(ctx, tx, t, bodyID, sp.size, date, cached)
-			if err != nil && !isTargetError(err) {
+			if err != nil && (!isTargetError(err) || opt.AllOrNothing) {
 				return err
 			}
 			r.Err = err

@@ -504,3 +504,19 @@ func TestConcurrentDelivery(t *testing.T) {
 		}
 	})
 }
+
+func TestDeliverAllOrNothing(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *migrations.DB) {
+		f := newFixture(t, db)
+		small := accounts.ByteSize(10)
+		f.juliet, _ = f.acc.UpdateUser(f.ctx, f.juliet.Address, accounts.UserUpdate{Quota: &small})
+		_, err := f.s.Deliver(f.ctx, strings.NewReader(testMessage("x")), DeliverOptions{AllOrNothing: true},
+			[]Target{{User: f.romeo}, {User: f.juliet}})
+		if !errors.Is(err, ErrOverQuota) {
+			t.Fatalf("err = %v, want ErrOverQuota", err)
+		}
+		if _, n, _ := f.s.Usage(f.ctx, f.romeo.ID); n != 0 || f.bodies(t) != 0 {
+			t.Errorf("half-delivered: romeo has %d messages, %d bodies stored", n, f.bodies(t))
+		}
+	})
+}
