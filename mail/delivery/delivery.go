@@ -1,0 +1,109 @@
+// Package delivery puts accepted mail into local mailboxes: it adds the
+// Return-Path, asks the filter hook where each recipient's copy goes, and
+// stores all copies in one transaction of the message store.
+//
+// Implementation notes:
+//   - The message is spooled once; the filter hook reads the spooled copy,
+//     then the store commits every recipient's copy together
+//     (store.DeliverOptions.AllOrNothing): SMTP has one DATA reply for all
+//     recipients and must neither lose nor half-accept a message.
+//   - The [Filter] hook is where Sieve will decide each recipient's mailbox,
+//     flags and actions. A filter error never loses mail: the message goes
+//     to INBOX (implicit keep, RFC 5228 §2.10.2) and the error is logged.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/mail/store"
+)
+
+// Envelope is the SMTP envelope of a message being delivered.
+type Envelope struct {
+	From       string          // the reverse path; "" for the null sender <>
+	Recipients []accounts.User // local recipients, resolved (aliases to users)
+}
+
+// Decision is where a filter puts one recipient's copy.
+type Decision struct {
+	Mailbox string   // "" means INBOX
+	Create  bool     // create Mailbox if missing (Sieve fileinto :create)
+	Flags   []string // IMAP flags to set
+}
+
+// Filter decides per recipient. msg reads the whole message as it will be
+// stored (with Return-Path and Received).
+type Filter interface {
+	Decide(ctx context.Context, rcpt accounts.User, env Envelope, msg io.ReaderAt, size int64) (Decision, error)
+}
+
+// Inbox is the filter of a server without filters: everything to INBOX.
+type Inbox struct{}
+
+// Decide implements Filter.
+func (Inbox) Decide(context.Context, accounts.User, Envelope, io.ReaderAt, int64) (Decision, error) {
+	return Decision{}, nil
+}
+
+// Deliverer delivers into the store.
+type Deliverer struct {
+	Store   *store.Store
+	Filter  Filter // nil: Inbox
+	MaxSize int64  // refuse bodies larger than this (0: no limit)
+	Log     *slog.Logger
+}
+
+// Deliver stores msg for every recipient and returns when it is durably
+// committed. The error wraps store.ErrTooBig or store.ErrOverQuota when
+// those are the cause.
+func (d *Deliverer) Deliver(ctx context.Context, env Envelope, msg io.Reader) error {
+	if len(env.Recipients) == 0 {
+		return errors.New("delivery: no recipients")
+	}
+	// RFC 5321 §4.4: the delivering server records the reverse path.
+	rp := "Return-Path: <" + env.From + ">\r\n"
+	sp, err := d.Store.Spool(io.MultiReader(strings.NewReader(rp), msg), d.MaxSize)
+	if err != nil {
+		return fmt.Errorf("delivery: %w", err)
+	}
+	defer sp.Close()
+	targets := make([]store.Target, len(env.Recipients))
+	for i, u := range env.Recipients {
+		dec := d.decide(ctx, u, env, sp)
+		targets[i] = store.Target{User: u, Mailbox: dec.Mailbox, Create: dec.Create, Flags: dec.Flags}
+	}
+	res, err := d.Store.DeliverSpooled(ctx, sp, store.DeliverOptions{AllOrNothing: true}, targets)
+	if err != nil {
+		return fmt.Errorf("delivery: %w", err)
+	}
+	for _, r := range res {
+		d.log().Info("delivered", "from", env.From, "to", r.Target.User.Address, "mailbox", r.Mailbox, "uid", r.UID, "size", sp.Size())
+	}
+	return nil
+}
+
+func (d *Deliverer) decide(ctx context.Context, u accounts.User, env Envelope, sp *store.Spooled) Decision {
+	f := d.Filter
+	if f == nil {
+		f = Inbox{}
+	}
+	dec, err := f.Decide(ctx, u, env, sp, sp.Size())
+	if err != nil {
+		d.log().Warn("filter failed; keeping the message in INBOX", "to", u.Address, "err", err)
+		return Decision{}
+	}
+	return dec
+}
+
+func (d *Deliverer) log() *slog.Logger {
+	if d.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Log
+}
