@@ -76,7 +76,7 @@ func (f *flags) parse(args []string, minArgs, maxArgs int) ([]string, error) {
 
 // run parses args (minArgs to maxArgs positional, -1 for no limit), opens
 // the store and calls fn with it: the shape of every administrative verb.
-func (f *flags) run(ctx context.Context, e *env, args []string, minArgs, maxArgs int, fn func(s *store, pos []string) error) error {
+func (f *flags) run(ctx context.Context, e *env, args []string, minArgs, maxArgs int, fn func(s *cliStore, pos []string) error) error {
 	pos, err := f.parse(args, minArgs, maxArgs)
 	if err != nil {
 		return err
@@ -89,18 +89,18 @@ func (f *flags) run(ctx context.Context, e *env, args []string, minArgs, maxArgs
 	return fn(s, pos)
 }
 
-// store is an opened account store for a CLI verb.
-type store struct {
+// cliStore is an opened account store for a CLI verb.
+type cliStore struct {
 	*accounts.Store
 	db  *migrations.DB
 	cfg Config
 }
 
-func (s *store) Close() error { return s.db.Close() }
+func (s *cliStore) Close() error { return s.db.Close() }
 
 // openStore loads the configuration and opens the database for a CLI verb.
 // Warnings go to stderr; informational logs are dropped.
-func openStore(ctx context.Context, e *env, f *flags) (*store, error) {
+func openStore(ctx context.Context, e *env, f *flags) (*cliStore, error) {
 	cfg, _, err := loadConfig(f.config, e.environ)
 	if err != nil {
 		return nil, err
@@ -115,7 +115,7 @@ func openStore(ctx context.Context, e *env, f *flags) (*store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &store{Store: s, db: db, cfg: cfg}, nil
+	return &cliStore{Store: s, db: db, cfg: cfg}, nil
 }
 
 // openDatabase creates the data directory for SQLite and opens (and

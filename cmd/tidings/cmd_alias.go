@@ -13,7 +13,7 @@ func init() {
 
 func aliasAdd(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "alias add", "ALIAS USER")
-	return f.run(ctx, e, args, 2, 2, func(s *store, pos []string) error {
+	return f.run(ctx, e, args, 2, 2, func(s *cliStore, pos []string) error {
 		a, err := s.AddAlias(ctx, pos[0], pos[1])
 		if err != nil {
 			return err
@@ -24,7 +24,7 @@ func aliasAdd(ctx context.Context, e *env, args []string) error {
 }
 
 func aliasDel(ctx context.Context, e *env, args []string) error {
-	return withAddress(ctx, e, "alias del", args, func(s *store, addr string) error {
+	return withAddress(ctx, e, "alias del", args, func(s *cliStore, addr string) error {
 		if err := s.DeleteAlias(ctx, addr); err != nil {
 			return err
 		}
@@ -35,7 +35,7 @@ func aliasDel(ctx context.Context, e *env, args []string) error {
 
 func aliasList(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "alias list", "[DOMAIN]").withJSON()
-	return f.run(ctx, e, args, 0, 1, func(s *store, pos []string) error {
+	return f.run(ctx, e, args, 0, 1, func(s *cliStore, pos []string) error {
 		domain := ""
 		if len(pos) == 1 {
 			domain = pos[0]

@@ -32,7 +32,7 @@ func domainAdd(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "domain add", "NAME")
 	var sw domainSwitches
 	sw.register(f)
-	return f.run(ctx, e, args, 1, 1, func(s *store, pos []string) error {
+	return f.run(ctx, e, args, 1, 1, func(s *cliStore, pos []string) error {
 		d, err := s.AddDomain(ctx, pos[0], sw.settings())
 		if err != nil {
 			return err
@@ -45,7 +45,7 @@ func domainAdd(ctx context.Context, e *env, args []string) error {
 func domainDel(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "domain del", "NAME")
 	force := f.Bool("force", false, "also delete the domain's users and aliases")
-	return f.run(ctx, e, args, 1, 1, func(s *store, pos []string) error {
+	return f.run(ctx, e, args, 1, 1, func(s *cliStore, pos []string) error {
 		name, err := accounts.NormalizeDomain(pos[0])
 		if err != nil {
 			return err
@@ -60,7 +60,7 @@ func domainDel(ctx context.Context, e *env, args []string) error {
 
 func domainList(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "domain list", "").withJSON()
-	return f.run(ctx, e, args, 0, 0, func(s *store, _ []string) error {
+	return f.run(ctx, e, args, 0, 0, func(s *cliStore, _ []string) error {
 		ds, err := s.Domains(ctx)
 		if err != nil {
 			return err

@@ -84,7 +84,7 @@ func userAdd(ctx context.Context, e *env, args []string) error {
 }
 
 func userDel(ctx context.Context, e *env, args []string) error {
-	return withAddress(ctx, e, "user del", args, func(s *store, addr string) error {
+	return withAddress(ctx, e, "user del", args, func(s *cliStore, addr string) error {
 		if err := s.DeleteUser(ctx, addr); err != nil {
 			return err
 		}
@@ -94,8 +94,8 @@ func userDel(ctx context.Context, e *env, args []string) error {
 }
 
 // withAddress runs a verb that takes one address and no other flags.
-func withAddress(ctx context.Context, e *env, name string, args []string, fn func(*store, string) error) error {
-	return newFlags(e, name, "ADDRESS").run(ctx, e, args, 1, 1, func(s *store, pos []string) error {
+func withAddress(ctx context.Context, e *env, name string, args []string, fn func(*cliStore, string) error) error {
+	return newFlags(e, name, "ADDRESS").run(ctx, e, args, 1, 1, func(s *cliStore, pos []string) error {
 		addr, _, _, err := accounts.ParseAddress(pos[0])
 		if err != nil {
 			return err
@@ -108,7 +108,7 @@ func userPasswd(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "user passwd", "ADDRESS")
 	var pf passwordFlags
 	pf.register(f)
-	return f.run(ctx, e, args, 1, 1, func(s *store, pos []string) error {
+	return f.run(ctx, e, args, 1, 1, func(s *cliStore, pos []string) error {
 		u, err := s.User(ctx, pos[0])
 		if err != nil {
 			return err
@@ -127,7 +127,7 @@ func userPasswd(ctx context.Context, e *env, args []string) error {
 
 func userList(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "user list", "[DOMAIN]").withJSON()
-	return f.run(ctx, e, args, 0, 1, func(s *store, pos []string) error {
+	return f.run(ctx, e, args, 0, 1, func(s *cliStore, pos []string) error {
 		domain := ""
 		if len(pos) == 1 {
 			domain = pos[0]
@@ -178,7 +178,7 @@ type userView struct {
 
 func userShow(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "user show", "ADDRESS").withJSON()
-	return f.run(ctx, e, args, 1, 1, func(s *store, pos []string) error {
+	return f.run(ctx, e, args, 1, 1, func(s *cliStore, pos []string) error {
 		u, err := s.User(ctx, pos[0])
 		if err != nil {
 			return err
@@ -226,7 +226,7 @@ func userSetDisabled(disabled bool) func(context.Context, *env, []string) error 
 		name = "user disable"
 	}
 	return func(ctx context.Context, e *env, args []string) error {
-		return withAddress(ctx, e, name, args, func(s *store, addr string) error {
+		return withAddress(ctx, e, name, args, func(s *cliStore, addr string) error {
 			u, err := s.UpdateUser(ctx, addr, accounts.UserUpdate{Disabled: &disabled})
 			if err != nil {
 				return err

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/mail/smtpd"
 	"github.com/tidings/tidings/migrations"
 )
 
@@ -26,6 +27,7 @@ type Config struct {
 	TLS      TLSConfig         `toml:"tls" doc:"Certificates for every TLS listener. With no files configured, a self-signed certificate for the hostname and all domains is created in <data_dir>/tls and reused."`
 	Listen   ListenConfig      `toml:"listen" doc:"Listen addresses, one per service: host:port, \":port\" for all interfaces, or \"\" to switch the service off."`
 	Accounts accounts.Config   `toml:"accounts" doc:"The shared user base: password hashing, password policy, the failed-login throttle."`
+	SMTP     smtpd.Config      `toml:"smtp" doc:"SMTP limits, for the MX (listen.smtp) and submission (listen.submission, listen.submissions) listeners."`
 }
 
 // LogConfig selects the log format and level.
@@ -41,7 +43,7 @@ type TLSConfig struct {
 }
 
 // ListenConfig holds one address per service. The protocol servers arrive
-// with their issues; until then only admin is served.
+// with their issues; builtListeners says which are served.
 type ListenConfig struct {
 	Admin         string `toml:"admin" doc:"Health checks (/healthz) and Prometheus metrics (/metrics), plain HTTP. Keep it on loopback or a private network."`
 	SMTP          string `toml:"smtp" doc:"SMTP for incoming mail (MX)."`
@@ -58,7 +60,7 @@ type ListenConfig struct {
 }
 
 // builtListeners are the services this build serves.
-var builtListeners = map[string]bool{"admin": true}
+var builtListeners = map[string]bool{"admin": true, "smtp": true, "submission": true, "submissions": true}
 
 // DefaultConfig is the configuration with no file and no environment.
 // Machine-dependent defaults (hostname, database path) are filled by
@@ -76,6 +78,7 @@ func DefaultConfig() Config {
 			HTTP: ":80", HTTPS: ":443",
 		},
 		Accounts: accounts.DefaultConfig(),
+		SMTP:     smtpd.DefaultConfig(),
 	}
 }
 
@@ -123,7 +126,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Listen.validate()...)
-	errs = append(errs, c.Database.Validate(), c.Accounts.Validate())
+	errs = append(errs, c.Database.Validate(), c.Accounts.Validate(), c.SMTP.Validate())
 	return errors.Join(errs...)
 }
 

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -16,6 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/mail/delivery"
+	"github.com/tidings/tidings/mail/smtpd"
+	"github.com/tidings/tidings/mail/store"
 	"github.com/tidings/tidings/migrations"
 )
 
@@ -71,6 +76,8 @@ type server struct {
 	accounts  *accounts.Store
 	stopWatch func()
 	tls       *tls.Config
+	store     *store.Store
+	smtp      *smtpd.Server
 	admin     *adminServer
 }
 
@@ -87,6 +94,8 @@ func (s *server) subsystems() []subsystem {
 		{"database", s.startDatabase, func(context.Context) error { return s.db.Close() }},
 		{"accounts", s.startAccounts, func(context.Context) error { s.stopWatch(); return nil }},
 		{"tls", s.startTLS, nil},
+		{"store", s.startStore, nil},
+		{"smtp", s.startSMTP, func(ctx context.Context) error { return s.smtp.Shutdown(ctx) }},
 		{"admin", s.startAdmin, func(ctx context.Context) error { return s.admin.Shutdown(ctx) }},
 	}
 }
@@ -253,4 +262,64 @@ func (s *server) createFirstAdmin(ctx context.Context, domain string) error {
 
 `, addr, password, addr, domain)
 	return nil
+}
+
+func (s *server) startStore(ctx context.Context) error {
+	st, err := store.New(s.db, s.cfg.DataDir, s.log)
+	if err != nil {
+		return err
+	}
+	s.store = st
+	_, err = st.SweepOrphans(ctx)
+	return err
+}
+
+// receivedSlack is what delivery adds to a message (Received, Return-Path)
+// beyond the size the client was allowed to send.
+const receivedSlack = 4096
+
+func (s *server) startSMTP(ctx context.Context) error {
+	d := &delivery.Deliverer{Store: s.store, MaxSize: int64(s.cfg.SMTP.MaxMessageSize) + receivedSlack, Log: s.log}
+	srv, err := smtpd.New(s.cfg.SMTP, smtpd.Deps{Hostname: s.cfg.Hostname, TLS: s.tls, Accounts: s.accounts, Deliverer: d, Log: s.log})
+	if err != nil {
+		return err
+	}
+	s.smtp = srv
+	for _, l := range []struct {
+		key, addr string
+		mode      smtpd.Mode
+	}{
+		{"smtp", s.cfg.Listen.SMTP, smtpd.MX},
+		{"submission", s.cfg.Listen.Submission, smtpd.Submission},
+		{"submissions", s.cfg.Listen.Submissions, smtpd.Submissions},
+	} {
+		if l.addr == "" {
+			continue
+		}
+		ln, err := listen(l.key, l.addr)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		go func() {
+			if err := srv.Serve(ln, l.mode); err != nil && !errors.Is(err, smtpd.ErrServerClosed) {
+				s.log.Error("smtp listener failed", "listen", l.key, "err", err)
+			}
+		}()
+		s.log.Info("listening", "service", l.key, "addr", ln.Addr().String())
+	}
+	return nil
+}
+
+// listen opens a TCP listener for listen.<key>, explaining the usual
+// failure on privileged ports.
+func listen(key, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, os.ErrPermission) {
+		return nil, fmt.Errorf("listen.%s %s: %w (ports below 1024 need root or CAP_NET_BIND_SERVICE; or choose another port)", key, addr, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen.%s %s: %w", key, addr, err)
+	}
+	return ln, nil
 }
