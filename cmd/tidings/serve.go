@@ -94,7 +94,7 @@ func (s *server) subsystems() []subsystem {
 		{"database", s.startDatabase, func(context.Context) error { return s.db.Close() }},
 		{"accounts", s.startAccounts, func(context.Context) error { s.stopWatch(); return nil }},
 		{"tls", s.startTLS, nil},
-		{"store", s.startStore, nil},
+		{"store", s.startStore, func(context.Context) error { s.store.Close(); return nil }},
 		{"smtp", s.startSMTP, func(ctx context.Context) error { return s.smtp.Shutdown(ctx) }},
 		{"admin", s.startAdmin, func(ctx context.Context) error { return s.admin.Shutdown(ctx) }},
 	}

@@ -88,7 +88,7 @@ func (s *Store) DeliverSpooled(ctx context.Context, sp *Spooled, opt DeliverOpti
 		date = time.Now()
 	}
 	results := make([]Result, len(targets))
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.commits.do(ctx, func(tx *sql.Tx) error {
 		bodyID, err := insertBody(ctx, tx, sp)
 		if err != nil {
 			return err

@@ -53,6 +53,7 @@ type Store struct {
 	spoolDir string
 	bus      *Bus
 	log      *slog.Logger
+	commits  *committer
 }
 
 // New returns a store over db that spools large incoming bodies in
@@ -65,8 +66,13 @@ func New(db *migrations.DB, dataDir string, log *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool directory: %w", err)
 	}
-	return &Store{db: db, spoolDir: dir, bus: NewBus(), log: log.With("component", "store")}, nil
+	log = log.With("component", "store")
+	return &Store{db: db, spoolDir: dir, bus: NewBus(), log: log, commits: newCommitter(db, log)}, nil
 }
+
+// Close stops the group committer; deliveries after Close fail with
+// ErrClosed. Other operations keep working until the database closes.
+func (s *Store) Close() { s.commits.close() }
 
 // Bus returns the store's change bus.
 func (s *Store) Bus() *Bus { return s.bus }
