@@ -46,6 +46,11 @@ type DeliverOptions struct {
 	// first target error fails the whole delivery (SMTP, whose DATA has one
 	// reply for all recipients, must not half-accept).
 	AllOrNothing bool
+	// InTx, if set, runs in the same transaction after the local copies
+	// are stored (the outbound queue records remote recipients there), so
+	// local and remote recipients commit together. Its error fails the
+	// whole delivery.
+	InTx func(ctx context.Context, tx *sql.Tx) error
 }
 
 // Result is the outcome of a delivery for one target: Err is nil when the
@@ -89,19 +94,27 @@ func (s *Store) DeliverSpooled(ctx context.Context, sp *Spooled, opt DeliverOpti
 	}
 	results := make([]Result, len(targets))
 	err := s.commits.do(ctx, func(tx *sql.Tx) error {
-		bodyID, err := insertBody(ctx, tx, sp)
-		if err != nil {
-			return err
-		}
 		stored := false
-		for i, t := range targets {
-			r, err := s.deliverOne(ctx, tx, t, bodyID, sp.size, date, cached)
-			if err != nil && (!isTargetError(err) || opt.AllOrNothing) {
+		if len(targets) > 0 {
+			bodyID, err := insertBody(ctx, tx, sp)
+			if err != nil {
 				return err
 			}
-			r.Err = err
-			results[i] = r
-			stored = stored || err == nil
+			for i, t := range targets {
+				r, err := s.deliverOne(ctx, tx, t, bodyID, sp.size, date, cached)
+				if err != nil && (!isTargetError(err) || opt.AllOrNothing) {
+					return err
+				}
+				r.Err = err
+				results[i] = r
+				stored = stored || err == nil
+			}
+		}
+		if opt.InTx != nil {
+			if err := opt.InTx(ctx, tx); err != nil {
+				return err
+			}
+			stored = true
 		}
 		if !stored {
 			return errNothingStored // roll the body back too
