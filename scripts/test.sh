@@ -19,6 +19,9 @@ DEB_PACKAGES=(
 	gcc:gcc          # cgo, for go-sqlite3 and -race
 	libc6-dev
 	postgresql       # server binaries for migrations/dbtest
+	swaks:swaks      # SMTP interop tests (cmd/tidings/interop_smtp_test.go)
+	libnet-ssleay-perl # TLS for swaks (only recommended by the package)
+	python3:python3  # smtplib interop test (standard library only)
 )
 
 GO_TEST_TIMEOUT=${GO_TEST_TIMEOUT:-20m}

@@ -7,9 +7,9 @@ on stdout. Checks that only this side can see (the exception smtplib raises,
 the features it parsed) are made here too: their failures are listed in
 "failures", and the exit status is then 1. The Go test checks the store.
 
-Usage: smtp_client.py CONFIG_JSON, with the keys host, submission,
-submissions (ports), juliet, romeo (addresses), password, utf8_subject,
-body, ssl_subject.
+Usage: smtp_client.py CONFIG_JSON, with the keys submission_host,
+submission, submissions_host, submissions (ports), juliet, romeo
+(addresses), password, utf8_subject, body, ssl_subject.
 """
 
 import json
@@ -58,11 +58,9 @@ def refusal(fn):
 
 
 def run():
-    host = cfg["host"]
-
     # Submission (587): EHLO, STARTTLS, EHLO, AUTH (smtplib chooses the
     # mechanism from those offered), a UTF-8 subject.
-    with smtplib.SMTP(host, cfg["submission"], local_hostname="python.example", timeout=10) as s:
+    with smtplib.SMTP(cfg["submission_host"], int(cfg["submission"]), local_hostname="python.example", timeout=10) as s:
         s.ehlo()
         out["starttls_offered"] = s.has_extn("starttls")
         out["auth_before_tls"] = s.has_extn("auth")
@@ -97,7 +95,7 @@ def run():
 
     # Submissions (465): TLS from the first byte, AUTH LOGIN forced (with
     # smtplib's initial response), romeo to juliet.
-    with smtplib.SMTP_SSL(host, cfg["submissions"], local_hostname="python.example", timeout=10,
+    with smtplib.SMTP_SSL(cfg["submissions_host"], int(cfg["submissions"]), local_hostname="python.example", timeout=10,
                           context=tls_context()) as s:
         s.ehlo()
         s.user, s.password = cfg["romeo"], cfg["password"]
