@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/smtpd"
 	"github.com/tidings/tidings/migrations"
 )
@@ -28,6 +29,7 @@ type Config struct {
 	Listen   ListenConfig      `toml:"listen" doc:"Listen addresses, one per service: host:port, \":port\" for all interfaces, or \"\" to switch the service off."`
 	Accounts accounts.Config   `toml:"accounts" doc:"The shared user base: password hashing, password policy, the failed-login throttle."`
 	SMTP     smtpd.Config      `toml:"smtp" doc:"SMTP limits, for the MX (listen.smtp) and submission (listen.submission, listen.submissions) listeners."`
+	Queue    queue.Config      `toml:"queue" doc:"The outbound queue: delivery of submitted mail to other domains' mail servers."`
 }
 
 // LogConfig selects the log format and level.
@@ -79,6 +81,7 @@ func DefaultConfig() Config {
 		},
 		Accounts: accounts.DefaultConfig(),
 		SMTP:     smtpd.DefaultConfig(),
+		Queue:    queue.DefaultConfig(),
 	}
 }
 
@@ -126,7 +129,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Listen.validate()...)
-	errs = append(errs, c.Database.Validate(), c.Accounts.Validate(), c.SMTP.Validate())
+	errs = append(errs, c.Database.Validate(), c.Accounts.Validate(), c.SMTP.Validate(), c.Queue.Validate())
 	return errors.Join(errs...)
 }
 

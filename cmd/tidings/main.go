@@ -24,6 +24,7 @@ import (
 	"syscall"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/mail/queue"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -101,7 +102,7 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.Is(err, accounts.ErrNotFound):
+	case errors.Is(err, accounts.ErrNotFound), errors.Is(err, queue.ErrNoEntry):
 		return exitNotFound
 	case errors.Is(err, accounts.ErrExists), errors.Is(err, accounts.ErrDomainInUse):
 		return exitConflict

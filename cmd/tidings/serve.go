@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/mail/delivery"
+	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/smtpd"
 	"github.com/tidings/tidings/mail/store"
 	"github.com/tidings/tidings/migrations"
@@ -77,6 +79,9 @@ type server struct {
 	stopWatch func()
 	tls       *tls.Config
 	store     *store.Store
+	deliver   *delivery.Deliverer
+	queue     *queue.Queue
+	stopQueue func()
 	smtp      *smtpd.Server
 	admin     *adminServer
 }
@@ -95,6 +100,7 @@ func (s *server) subsystems() []subsystem {
 		{"accounts", s.startAccounts, func(context.Context) error { s.stopWatch(); return nil }},
 		{"tls", s.startTLS, nil},
 		{"store", s.startStore, func(context.Context) error { s.store.Close(); return nil }},
+		{"queue", s.startQueue, func(context.Context) error { s.stopQueue(); return nil }},
 		{"smtp", s.startSMTP, func(ctx context.Context) error { return s.smtp.Shutdown(ctx) }},
 		{"admin", s.startAdmin, func(ctx context.Context) error { return s.admin.Shutdown(ctx) }},
 	}
@@ -274,13 +280,42 @@ func (s *server) startStore(ctx context.Context) error {
 	return err
 }
 
+// startQueue builds local delivery and the outbound queue and starts the
+// queue's workers.
+func (s *server) startQueue(ctx context.Context) error {
+	s.deliver = &delivery.Deliverer{Store: s.store, MaxSize: int64(s.cfg.SMTP.MaxMessageSize) + receivedSlack, Log: s.log}
+	q, err := queue.New(s.cfg.Queue, queue.Deps{DB: s.db, Hostname: s.cfg.Hostname, Local: localDSN{s},
+		IsLocal: s.isLocalDomain, Log: s.log})
+	if err != nil {
+		return err
+	}
+	s.deliver.Queue, s.queue = q, q
+	s.stopQueue, err = q.Start(context.WithoutCancel(ctx))
+	return err
+}
+
+func (s *server) isLocalDomain(ctx context.Context, domain string) bool {
+	d, err := s.accounts.Domain(ctx, domain)
+	return err == nil && d.MailEnabled
+}
+
+// localDSN delivers the queue's bounces to local senders.
+type localDSN struct{ s *server }
+
+func (l localDSN) DeliverLocal(ctx context.Context, to string, msg []byte) error {
+	u, err := l.s.accounts.Resolve(ctx, to)
+	if err != nil {
+		return err
+	}
+	return l.s.deliver.Deliver(ctx, delivery.Envelope{Recipients: []accounts.User{u}}, bytes.NewReader(msg))
+}
+
 // receivedSlack is what delivery adds to a message (Received, Return-Path)
 // beyond the size the client was allowed to send.
 const receivedSlack = 4096
 
 func (s *server) startSMTP(ctx context.Context) error {
-	d := &delivery.Deliverer{Store: s.store, MaxSize: int64(s.cfg.SMTP.MaxMessageSize) + receivedSlack, Log: s.log}
-	srv, err := smtpd.New(s.cfg.SMTP, smtpd.Deps{Hostname: s.cfg.Hostname, TLS: s.tls, Accounts: s.accounts, Deliverer: d, Log: s.log})
+	srv, err := smtpd.New(s.cfg.SMTP, smtpd.Deps{Hostname: s.cfg.Hostname, TLS: s.tls, Accounts: s.accounts, Deliverer: s.deliver, Log: s.log})
 	if err != nil {
 		return err
 	}

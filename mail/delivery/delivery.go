@@ -14,6 +14,7 @@ package delivery
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/store"
 )
 
@@ -28,6 +30,7 @@ import (
 type Envelope struct {
 	From       string          // the reverse path; "" for the null sender <>
 	Recipients []accounts.User // local recipients, resolved (aliases to users)
+	Remote     []string        // remote recipients, for the outbound queue
 }
 
 // Decision is where a filter puts one recipient's copy.
@@ -51,24 +54,36 @@ func (Inbox) Decide(context.Context, accounts.User, Envelope, io.ReaderAt, int64
 	return Decision{}, nil
 }
 
-// Deliverer delivers into the store.
+// Deliverer delivers into the store, and hands remote recipients to the
+// outbound queue in the same transaction.
 type Deliverer struct {
 	Store   *store.Store
-	Filter  Filter // nil: Inbox
-	MaxSize int64  // refuse bodies larger than this (0: no limit)
+	Queue   *queue.Queue // nil: remote recipients are refused
+	Filter  Filter       // nil: Inbox
+	MaxSize int64        // refuse bodies larger than this (0: no limit)
 	Log     *slog.Logger
 }
+
+// ErrNoQueue is returned for remote recipients when there is no queue.
+var ErrNoQueue = errors.New("delivery: no outbound queue for remote recipients")
 
 // Deliver stores msg for every recipient and returns when it is durably
 // committed. The error wraps store.ErrTooBig or store.ErrOverQuota when
 // those are the cause.
 func (d *Deliverer) Deliver(ctx context.Context, env Envelope, msg io.Reader) error {
-	if len(env.Recipients) == 0 {
+	if len(env.Recipients)+len(env.Remote) == 0 {
 		return errors.New("delivery: no recipients")
 	}
-	// RFC 5321 §4.4: the delivering server records the reverse path.
-	rp := "Return-Path: <" + env.From + ">\r\n"
-	sp, err := d.Store.Spool(io.MultiReader(strings.NewReader(rp), msg), d.MaxSize)
+	if len(env.Remote) > 0 && d.Queue == nil {
+		return ErrNoQueue
+	}
+	// RFC 5321 §4.4: the delivering server records the reverse path; mail
+	// relayed onwards gets it from the final server instead.
+	var head io.Reader = strings.NewReader("")
+	if len(env.Recipients) > 0 {
+		head = strings.NewReader("Return-Path: <" + env.From + ">\r\n")
+	}
+	sp, err := d.Store.Spool(io.MultiReader(head, msg), d.MaxSize)
 	if err != nil {
 		return fmt.Errorf("delivery: %w", err)
 	}
@@ -78,14 +93,37 @@ func (d *Deliverer) Deliver(ctx context.Context, env Envelope, msg io.Reader) er
 		dec := d.decide(ctx, u, env, sp)
 		targets[i] = store.Target{User: u, Mailbox: dec.Mailbox, Create: dec.Create, Flags: dec.Flags}
 	}
-	res, err := d.Store.DeliverSpooled(ctx, sp, store.DeliverOptions{AllOrNothing: true}, targets)
+	opt := store.DeliverOptions{AllOrNothing: true}
+	if len(env.Remote) > 0 {
+		opt.InTx = d.enqueue(env, sp)
+	}
+	res, err := d.Store.DeliverSpooled(ctx, sp, opt, targets)
 	if err != nil {
 		return fmt.Errorf("delivery: %w", err)
+	}
+	if len(env.Remote) > 0 {
+		d.Queue.Poke()
+		d.log().Info("queued", "from", env.From, "to", env.Remote, "size", sp.Size())
 	}
 	for _, r := range res {
 		d.log().Info("delivered", "from", env.From, "to", r.Target.User.Address, "mailbox", r.Mailbox, "uid", r.UID, "size", sp.Size())
 	}
 	return nil
+}
+
+// enqueue records the remote recipients in the delivery's transaction. The
+// message leaves without the Return-Path, which is for final delivery only.
+func (d *Deliverer) enqueue(env Envelope, sp *store.Spooled) func(context.Context, *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		body, err := io.ReadAll(sp.NewReader())
+		if err != nil {
+			return err
+		}
+		if len(env.Recipients) > 0 {
+			body = body[len("Return-Path: <"+env.From+">\r\n"):]
+		}
+		return d.Queue.Enqueue(ctx, tx, env.From, env.Remote, body)
+	}
 }
 
 func (d *Deliverer) decide(ctx context.Context, u accounts.User, env Envelope, sp *store.Spooled) Decision {

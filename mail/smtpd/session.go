@@ -33,6 +33,7 @@ type session struct {
 	user   *accounts.User // after AUTH
 	from   string
 	rcpts  []accounts.User
+	relay  []string // remote recipients (authenticated sessions only)
 	errors int
 	busy   atomic.Bool // inside a mail transaction
 }
@@ -49,7 +50,7 @@ var (
 	errRelayDenied  = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relay access denied"}
 	errNoUser       = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
 	errBadAddress   = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad address syntax"}
-	errNoRemote     = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 0}, Message: "Delivery to remote domains is not available yet; try again later"}
+	errNoRemote     = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 0}, Message: "Delivery to remote domains is not configured here"}
 	errBareNewline  = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a bare CR or LF (RFC 5321 §2.3.8)"}
 	errLoop         = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many Received header fields: mail loop"}
 	errOverQuota    = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "Mailbox full"}
@@ -147,11 +148,7 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	ctx, cancel := x.ctx()
 	defer cancel()
 	if !x.localDomain(ctx, to[at+1:]) {
-		if x.user == nil {
-			x.log.Info("relay refused", "to", to)
-			return x.fail(errRelayDenied)
-		}
-		return x.fail(errNoRemote)
+		return x.rcptRemote(to)
 	}
 	u, err := x.s.accounts.Resolve(ctx, to)
 	if errors.Is(err, accounts.ErrNotFound) || err == nil && u.Disabled {
@@ -169,6 +166,23 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
+// rcptRemote accepts a remote recipient from an authenticated user, for
+// the outbound queue.
+func (x *session) rcptRemote(to string) error {
+	if x.user == nil {
+		x.log.Info("relay refused", "to", to)
+		return x.fail(errRelayDenied)
+	}
+	if x.s.deliver.Queue == nil {
+		return x.fail(errNoRemote)
+	}
+	if _, err := accounts.NormalizeDomain(to[strings.LastIndexByte(to, '@')+1:]); err != nil {
+		return x.fail(errBadAddress)
+	}
+	x.relay = append(x.relay, to)
+	return nil
+}
+
 // localDomain reports whether mail for domain is ours to deliver.
 func (x *session) localDomain(ctx context.Context, domain string) bool {
 	d, err := x.s.accounts.Domain(ctx, domain)
@@ -176,14 +190,14 @@ func (x *session) localDomain(ctx context.Context, domain string) bool {
 }
 
 func (x *session) Data(r io.Reader) error {
-	env := delivery.Envelope{From: x.from, Recipients: x.rcpts}
+	env := delivery.Envelope{From: x.from, Recipients: x.rcpts, Remote: x.relay}
 	check := newDataChecker(r, x.checkHeader)
 	msg := io.MultiReader(strings.NewReader(x.received()), check)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*x.s.cfg.ReadTimeout)
 	defer cancel()
 	err := x.s.deliver.Deliver(ctx, env, msg)
 	if err == nil {
-		x.log.Info("accepted", "from", x.from, "rcpts", len(x.rcpts))
+		x.log.Info("accepted", "from", x.from, "local", len(x.rcpts), "remote", len(x.relay))
 		return nil
 	}
 	var se *smtp.SMTPError
@@ -234,7 +248,7 @@ func (x *session) received() string {
 	var id [8]byte
 	rand.Read(id[:])
 	for_ := ""
-	if len(x.rcpts) == 1 {
+	if len(x.rcpts) == 1 && len(x.relay) == 0 {
 		for_ = "\r\n\tfor <" + x.rcpts[0].Address + ">"
 	}
 	return fmt.Sprintf("Received: from %s ([%s])\r\n\tby %s (Tidings) with %s id %s%s;\r\n\t%s\r\n",
@@ -256,7 +270,7 @@ func sanitize(s string) string {
 }
 
 func (x *session) Reset() {
-	x.from, x.rcpts = "", nil
+	x.from, x.rcpts, x.relay = "", nil, nil
 	x.busy.Store(false)
 }
 

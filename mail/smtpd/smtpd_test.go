@@ -23,6 +23,7 @@ import (
 
 	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/mail/delivery"
+	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/store"
 	"github.com/tidings/tidings/migrations"
 	"github.com/tidings/tidings/migrations/dbtest"
@@ -512,4 +513,44 @@ func TestShutdownSays421(t *testing.T) {
 	if _, err := net.DialTimeout("tcp", e.addr[MX], time.Second); err == nil {
 		t.Error("still accepting after shutdown")
 	}
+}
+
+type noLocal struct{}
+
+func (noLocal) DeliverLocal(context.Context, string, []byte) error { return errors.New("unused") }
+
+// TestSubmissionRemote: a message to a local and a remote recipient is
+// stored and queued in one transaction; the queued copy has no Return-Path.
+func TestSubmissionRemote(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *migrations.DB) {
+		e := newEnv(t, db, nil)
+		q, err := queue.New(queue.DefaultConfig(), queue.Deps{DB: db, Hostname: "mail.capulet.example", Local: noLocal{},
+			IsLocal: func(context.Context, string) bool { return false }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.srv.deliver.Queue = q
+		c := e.submit(t, "juliet@capulet.example")
+		if err := send(c, "juliet@capulet.example", []string{"romeo@capulet.example", "Friar@Verona.Example"}, testMail("juliet@capulet.example", "both")); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(e.inbox(t, e.romeo)); n != 1 {
+			t.Errorf("romeo has %d messages", n)
+		}
+		es, err := queue.List(e.ctx, db)
+		if err != nil || len(es) != 1 || es[0].Recipient != "Friar@Verona.Example" || es[0].Sender != "juliet@capulet.example" {
+			t.Fatalf("queue: %+v, %v", es, err)
+		}
+		var body []byte
+		db.QueryRowContext(e.ctx, "SELECT body FROM queue_messages").Scan(&body)
+		if !strings.HasPrefix(string(body), "Received: from ") || strings.Contains(string(body), "Return-Path") {
+			t.Errorf("queued body:\n%s", body)
+		}
+		// Without AUTH, still no relay.
+		mx := e.dial(t, MX)
+		mx.Mail("x@elsewhere.example", nil)
+		if err := mx.Rcpt("friar@verona.example", nil); code(err) != 554 {
+			t.Errorf("MX relay with a queue: %v", err)
+		}
+	})
 }
