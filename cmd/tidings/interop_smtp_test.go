@@ -434,9 +434,6 @@ func TestInteropSMTPSwaks(t *testing.T) {
 		// Own envelope, another user's From header: refused after DATA.
 		refused(t, "553 5.7.1", "submission", append(submit("LOGIN", interopJuliet, interopPassword, interopJuliet, "swaks refused"),
 			"--tls", "--to", interopRomeo, "--header", "From: Romeo <"+interopRomeo+">")...)
-		// Remote recipients wait for the outbound queue.
-		refused(t, "451 4.4.0", "submission", append(submit("PLAIN", interopJuliet, interopPassword, interopJuliet, "swaks refused"),
-			"--tls", "--to", "friar@verona.example")...)
 	})
 
 	t.Run("MX local", func(t *testing.T) {
