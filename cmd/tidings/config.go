@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ type Config struct {
 	Hostname string   `toml:"hostname" doc:"This server's host name: the name in greetings, in the self-signed certificate, and the MX/SRV target to publish. Empty: the machine's FQDN."`
 	Domains  []string `toml:"domains" doc:"Mail/XMPP domains to create at start if they do not exist yet (the admin console and 'tidings domain' manage them too). On a first start with none, the --domain flag or the machine's FQDN is used."`
 	DataDir  string   `toml:"data_dir" doc:"Directory for the database, certificates and message data. Relative paths are relative to the working directory."`
+	Resolver string   `toml:"resolver" doc:"DNS server (host:port) for MX and SRV lookups. Empty: the system's resolver (/etc/resolv.conf)."`
 
 	Log      LogConfig         `toml:"log" doc:"Logging."`
 	Database migrations.Config `toml:"database" doc:"The account and message database."`
@@ -106,6 +108,11 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("domains: %w", err))
 		}
 	}
+	if c.Resolver != "" {
+		if _, port, err := net.SplitHostPort(c.Resolver); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("resolver: %q is not host:port", c.Resolver))
+		}
+	}
 	if strings.TrimSpace(c.DataDir) == "" {
 		errs = append(errs, errors.New("data_dir: must not be empty"))
 	}
@@ -148,9 +155,13 @@ func (l ListenConfig) validate() []error {
 		if addr == "" {
 			return
 		}
-		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil || port == "" {
 			errs = append(errs, fmt.Errorf("listen.%s: %q is not host:port", key, addr))
 			return
+		}
+		if port == "0" {
+			return // the kernel picks a free port: never a clash
 		}
 		if other, dup := seen[addr]; dup {
 			errs = append(errs, fmt.Errorf("listen.%s: %s is already used by listen.%s", key, addr, other))
@@ -180,4 +191,15 @@ func machineFQDN() string {
 		}
 	}
 	return strings.ToLower(h)
+}
+
+// resolver returns the DNS resolver the configuration asks for.
+func (c Config) resolver() *net.Resolver {
+	if c.Resolver == "" {
+		return net.DefaultResolver
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, c.Resolver)
+	}}
 }

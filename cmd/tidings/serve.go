@@ -285,7 +285,7 @@ func (s *server) startStore(ctx context.Context) error {
 func (s *server) startQueue(ctx context.Context) error {
 	s.deliver = &delivery.Deliverer{Store: s.store, MaxSize: int64(s.cfg.SMTP.MaxMessageSize) + receivedSlack, Log: s.log}
 	q, err := queue.New(s.cfg.Queue, queue.Deps{DB: s.db, Hostname: s.cfg.Hostname, Local: localDSN{s},
-		IsLocal: s.isLocalDomain, Log: s.log})
+		IsLocal: s.isLocalDomain, Resolver: s.cfg.resolver(), Log: s.log})
 	if err != nil {
 		return err
 	}
