@@ -62,7 +62,10 @@ func (s *Store) AddDomain(ctx context.Context, name string, set DomainSettings) 
 		if migrations.IsUniqueViolation(err) {
 			return fmt.Errorf("domain %s: %w", n, ErrExists)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx, EventDomainChanged, "", n)
 	})
 	if err != nil {
 		return Domain{}, err

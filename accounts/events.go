@@ -25,8 +25,8 @@ const (
 	// EventUserChanged: some setting changed (for example the XMPP switch);
 	// servers re-read the user and end sessions it may no longer hold.
 	EventUserChanged EventKind = "changed"
-	// EventDomainChanged: a domain's switches changed or it was deleted;
-	// Address is empty.
+	// EventDomainChanged: a domain was added or deleted or its switches
+	// changed; Address is empty.
 	EventDomainChanged EventKind = "domain"
 )
 

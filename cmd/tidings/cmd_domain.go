@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/mail/dkim"
 )
 
 func init() {
@@ -35,6 +36,9 @@ func domainAdd(ctx context.Context, e *env, args []string) error {
 	return f.run(ctx, e, args, 1, 1, func(s *cliStore, pos []string) error {
 		d, err := s.AddDomain(ctx, pos[0], sw.settings())
 		if err != nil {
+			return err
+		}
+		if err := dkim.New(s.db).EnsureKeys(ctx, d.Name); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "added domain %s (mail %s, xmpp %s)\n", d.Unicode(), onOff(d.MailEnabled), onOff(d.XMPPEnabled))

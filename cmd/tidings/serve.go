@@ -20,6 +20,7 @@ import (
 
 	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/mail/delivery"
+	"github.com/tidings/tidings/mail/dkim"
 	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/smtpd"
 	"github.com/tidings/tidings/mail/store"
@@ -80,6 +81,7 @@ type server struct {
 	tls       *tls.Config
 	store     *store.Store
 	deliver   *delivery.Deliverer
+	dkim      *dkim.Keys
 	queue     *queue.Queue
 	stopQueue func()
 	smtp      *smtpd.Server
@@ -283,7 +285,10 @@ func (s *server) startStore(ctx context.Context) error {
 // startQueue builds local delivery and the outbound queue and starts the
 // queue's workers.
 func (s *server) startQueue(ctx context.Context) error {
-	s.deliver = &delivery.Deliverer{Store: s.store, MaxSize: int64(s.cfg.SMTP.MaxMessageSize) + receivedSlack, Log: s.log}
+	if err := s.startDKIM(ctx); err != nil {
+		return err
+	}
+	s.deliver = &delivery.Deliverer{Store: s.store, Signer: s.dkim, MaxSize: int64(s.cfg.SMTP.MaxMessageSize) + receivedSlack, Log: s.log}
 	q, err := queue.New(s.cfg.Queue, queue.Deps{DB: s.db, Hostname: s.cfg.Hostname, Local: localDSN{s},
 		IsLocal: s.isLocalDomain, Resolver: s.cfg.resolver(), Log: s.log})
 	if err != nil {
@@ -292,6 +297,35 @@ func (s *server) startQueue(ctx context.Context) error {
 	s.deliver.Queue, s.queue = q, q
 	s.stopQueue, err = q.Start(context.WithoutCancel(ctx))
 	return err
+}
+
+// startDKIM makes sure every domain has its signing keys, now and when
+// domains are added later (seen through the account change feed).
+func (s *server) startDKIM(ctx context.Context) error {
+	s.dkim = dkim.New(s.db)
+	ds, err := s.accounts.Domains(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if err := s.dkim.EnsureKeys(ctx, d.Name); err != nil {
+			return err
+		}
+	}
+	s.accounts.Subscribe(func(ev accounts.Event) {
+		if ev.Kind != accounts.EventDomainChanged {
+			return
+		}
+		go func() { // RSA key generation takes a moment; never block the feed
+			if _, err := s.accounts.Domain(context.Background(), ev.Domain); err != nil {
+				return // deleted
+			}
+			if err := s.dkim.EnsureKeys(context.Background(), ev.Domain); err != nil {
+				s.log.Error("creating DKIM keys", "domain", ev.Domain, "err", err)
+			}
+		}()
+	})
+	return nil
 }
 
 func (s *server) isLocalDomain(ctx context.Context, domain string) bool {

@@ -13,6 +13,8 @@
 package delivery
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -21,7 +23,11 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
+
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/mail/dkim"
 	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/store"
 )
@@ -54,11 +60,18 @@ func (Inbox) Decide(context.Context, accounts.User, Envelope, io.ReaderAt, int64
 	return Decision{}, nil
 }
 
+// Signer signs outgoing mail for a hosted domain (mail/dkim); it returns
+// an error wrapping dkim.ErrNoKeys for other domains.
+type Signer interface {
+	Sign(ctx context.Context, domain string, msg []byte) ([]byte, error)
+}
+
 // Deliverer delivers into the store, and hands remote recipients to the
 // outbound queue in the same transaction.
 type Deliverer struct {
 	Store   *store.Store
 	Queue   *queue.Queue // nil: remote recipients are refused
+	Signer  Signer       // nil: outgoing mail is not signed
 	Filter  Filter       // nil: Inbox
 	MaxSize int64        // refuse bodies larger than this (0: no limit)
 	Log     *slog.Logger
@@ -122,8 +135,33 @@ func (d *Deliverer) enqueue(env Envelope, sp *store.Spooled) func(context.Contex
 		if len(env.Recipients) > 0 {
 			body = body[len("Return-Path: <"+env.From+">\r\n"):]
 		}
+		if body, err = d.sign(ctx, body); err != nil {
+			return err
+		}
 		return d.Queue.Enqueue(ctx, tx, env.From, env.Remote, body)
 	}
+}
+
+// sign adds DKIM signatures for the domain of the From header, when it is
+// one of ours (RFC 7489 §3.1: the signature aligns with From for DMARC).
+func (d *Deliverer) sign(ctx context.Context, body []byte) ([]byte, error) {
+	if d.Signer == nil {
+		return body, nil
+	}
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(body)))
+	if err != nil {
+		return body, nil // unparsable header: sent as is
+	}
+	list, err := mail.ParseAddressList(h.Get("From"))
+	if err != nil || len(list) == 0 {
+		return body, nil
+	}
+	domain := list[0].Address[strings.LastIndexByte(list[0].Address, '@')+1:]
+	signed, err := d.Signer.Sign(ctx, domain, body)
+	if errors.Is(err, dkim.ErrNoKeys) {
+		return body, nil
+	}
+	return signed, err
 }
 
 func (d *Deliverer) decide(ctx context.Context, u accounts.User, env Envelope, sp *store.Spooled) Decision {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/mail/delivery"
+	"github.com/tidings/tidings/mail/dkim"
 	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/store"
 	"github.com/tidings/tidings/migrations"
@@ -530,6 +531,11 @@ func TestSubmissionRemote(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.srv.deliver.Queue = q
+		keys := dkim.New(db)
+		if err := keys.EnsureKeys(e.ctx, "capulet.example"); err != nil {
+			t.Fatal(err)
+		}
+		e.srv.deliver.Signer = keys
 		c := e.submit(t, "juliet@capulet.example")
 		if err := send(c, "juliet@capulet.example", []string{"romeo@capulet.example", "Friar@Verona.Example"}, testMail("juliet@capulet.example", "both")); err != nil {
 			t.Fatal(err)
@@ -543,7 +549,9 @@ func TestSubmissionRemote(t *testing.T) {
 		}
 		var body []byte
 		db.QueryRowContext(e.ctx, "SELECT body FROM queue_messages").Scan(&body)
-		if !strings.HasPrefix(string(body), "Received: from ") || strings.Contains(string(body), "Return-Path") {
+		if !strings.HasPrefix(string(body), "DKIM-Signature: ") || strings.Count(string(body), "DKIM-Signature: ") != 2 ||
+			!strings.Contains(string(body), "d=capulet.example") || !strings.Contains(string(body), "\r\nReceived: from ") ||
+			strings.Contains(string(body), "Return-Path") {
 			t.Errorf("queued body:\n%s", body)
 		}
 		// Without AUTH, still no relay.
