@@ -59,6 +59,7 @@ type ListenConfig struct {
 	XMPPClient    string `toml:"xmpp_client" doc:"XMPP client connections with STARTTLS."`
 	XMPPClientTLS string `toml:"xmpp_client_tls" doc:"XMPP client connections over direct TLS (XEP-0368)."`
 	XMPPServer    string `toml:"xmpp_server" doc:"XMPP server-to-server federation."`
+	XMPPServerTLS string `toml:"xmpp_server_tls" doc:"XMPP federation over direct TLS (XEP-0368)."`
 	HTTP          string `toml:"http" doc:"Webmail over HTTP (redirects to HTTPS)."`
 	HTTPS         string `toml:"https" doc:"Webmail and admin console over HTTPS."`
 }
@@ -78,7 +79,7 @@ func DefaultConfig() Config {
 			Admin: "127.0.0.1:9190",
 			SMTP:  ":25", Submission: ":587", Submissions: ":465",
 			IMAP: ":143", IMAPS: ":993", ManageSieve: ":4190",
-			XMPPClient: ":5222", XMPPClientTLS: ":5223", XMPPServer: ":5269",
+			XMPPClient: ":5222", XMPPClientTLS: ":5223", XMPPServer: ":5269", XMPPServerTLS: ":5270",
 			HTTP: ":80", HTTPS: ":443",
 		},
 		Accounts: accounts.DefaultConfig(),
