@@ -159,7 +159,7 @@ func openSQLite(ctx context.Context, c Config) (*DB, error) {
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 	// The writer creates the file and switches it to WAL before readers open.
-	if err := write.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, write, c.BusyTimeout); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite database %s: %w", name, err)
 	}
@@ -171,6 +171,27 @@ func openSQLite(ctx context.Context, c Config) (*DB, error) {
 	read.SetMaxOpenConns(c.MaxReaders)
 	read.SetMaxIdleConns(c.MaxReaders)
 	return &DB{dialect: SQLite, write: write, read: read, name: name}, nil
+}
+
+// pingSQLite opens the first connection, retrying while the file is busy:
+// switching a new database to WAL takes an exclusive lock for which SQLite
+// does not call the busy handler, so processes (or tests) opening one
+// database at the same moment would otherwise fail at once.
+func pingSQLite(ctx context.Context, db *sql.DB, patience time.Duration) error {
+	deadline := time.Now().Add(patience)
+	for {
+		err := db.PingContext(ctx)
+		var se sqlite3.Error
+		busy := errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
+		if !busy || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func openPostgres(ctx context.Context, c Config) (*DB, error) {
