@@ -22,6 +22,7 @@ DEB_PACKAGES=(
 	swaks:swaks      # SMTP interop tests (cmd/tidings/interop_smtp_test.go)
 	libnet-ssleay-perl # TLS for swaks (only recommended by the package)
 	python3:python3  # smtplib interop test (standard library only)
+	python3-aiosmtpd # peer MTA of the outbound interop test (cmd/tidings/interop_outbound_test.go)
 )
 
 GO_TEST_TIMEOUT=${GO_TEST_TIMEOUT:-20m}
