@@ -24,6 +24,7 @@ import (
 	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/smtpd"
 	"github.com/tidings/tidings/mail/store"
+	"github.com/tidings/tidings/mail/verify"
 	"github.com/tidings/tidings/migrations"
 )
 
@@ -349,7 +350,8 @@ func (l localDSN) DeliverLocal(ctx context.Context, to string, msg []byte) error
 const receivedSlack = 4096
 
 func (s *server) startSMTP(ctx context.Context) error {
-	srv, err := smtpd.New(s.cfg.SMTP, smtpd.Deps{Hostname: s.cfg.Hostname, TLS: s.tls, Accounts: s.accounts, Deliverer: s.deliver, Log: s.log})
+	srv, err := smtpd.New(s.cfg.SMTP, smtpd.Deps{Hostname: s.cfg.Hostname, TLS: s.tls, Accounts: s.accounts, Deliverer: s.deliver,
+		Verifier: &verify.Verifier{Hostname: s.cfg.Hostname, Resolver: s.cfg.resolver()}, Log: s.log})
 	if err != nil {
 		return err
 	}

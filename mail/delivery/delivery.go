@@ -37,6 +37,16 @@ type Envelope struct {
 	From       string          // the reverse path; "" for the null sender <>
 	Recipients []accounts.User // local recipients, resolved (aliases to users)
 	Remote     []string        // remote recipients, for the outbound queue
+	// Check, if set, judges where the message comes from (SPF, DKIM,
+	// DMARC for mail from other servers) before anything is stored.
+	Check func(ctx context.Context, msg io.ReaderAt, size int64) Verdict
+}
+
+// Verdict is the outcome of Envelope.Check.
+type Verdict struct {
+	Header string // header fields to add (Authentication-Results), CRLF-terminated
+	Junk   bool   // deliver to Junk (DMARC quarantine)
+	Reject error  // refuse the message with this error
 }
 
 // Decision is where a filter puts one recipient's copy.
@@ -90,20 +100,26 @@ func (d *Deliverer) Deliver(ctx context.Context, env Envelope, msg io.Reader) er
 	if len(env.Remote) > 0 && d.Queue == nil {
 		return ErrNoQueue
 	}
-	// RFC 5321 §4.4: the delivering server records the reverse path; mail
-	// relayed onwards gets it from the final server instead.
-	var head io.Reader = strings.NewReader("")
-	if len(env.Recipients) > 0 {
-		head = strings.NewReader("Return-Path: <" + env.From + ">\r\n")
-	}
-	sp, err := d.Store.Spool(io.MultiReader(head, msg), d.MaxSize)
+	sp, err := d.Store.Spool(msg, d.MaxSize)
 	if err != nil {
 		return fmt.Errorf("delivery: %w", err)
 	}
 	defer sp.Close()
+	var verdict Verdict
+	if env.Check != nil {
+		if verdict = env.Check(ctx, sp, sp.Size()); verdict.Reject != nil {
+			return verdict.Reject
+		}
+	}
+	// RFC 5321 §4.4: the delivering server records the reverse path. Relayed
+	// copies leave without these fields (NewReceivedReader).
+	sp.Prepend("Return-Path: <" + env.From + ">\r\n" + verdict.Header)
 	targets := make([]store.Target, len(env.Recipients))
 	for i, u := range env.Recipients {
 		dec := d.decide(ctx, u, env, sp)
+		if verdict.Junk {
+			dec.Mailbox, dec.Create = "Junk", true
+		}
 		targets[i] = store.Target{User: u, Mailbox: dec.Mailbox, Create: dec.Create, Flags: dec.Flags}
 	}
 	opt := store.DeliverOptions{AllOrNothing: true}
@@ -128,12 +144,9 @@ func (d *Deliverer) Deliver(ctx context.Context, env Envelope, msg io.Reader) er
 // message leaves without the Return-Path, which is for final delivery only.
 func (d *Deliverer) enqueue(env Envelope, sp *store.Spooled) func(context.Context, *sql.Tx) error {
 	return func(ctx context.Context, tx *sql.Tx) error {
-		body, err := io.ReadAll(sp.NewReader())
+		body, err := io.ReadAll(sp.NewReceivedReader())
 		if err != nil {
 			return err
-		}
-		if len(env.Recipients) > 0 {
-			body = body[len("Return-Path: <"+env.From+">\r\n"):]
 		}
 		if body, err = d.sign(ctx, body); err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/mail/delivery"
+	"github.com/tidings/tidings/mail/verify"
 )
 
 // Mode is what a listener is for.
@@ -42,6 +43,7 @@ type Server struct {
 	tls      *tls.Config
 	accounts *accounts.Store
 	deliver  *delivery.Deliverer
+	verifier *verify.Verifier
 	log      *slog.Logger
 
 	mu       sync.Mutex
@@ -58,6 +60,7 @@ type Deps struct {
 	TLS       *tls.Config
 	Accounts  *accounts.Store
 	Deliverer *delivery.Deliverer
+	Verifier  *verify.Verifier // nil: no SPF/DKIM/DMARC checks of incoming mail
 	Log       *slog.Logger
 }
 
@@ -73,7 +76,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, hostname: d.Hostname, tls: d.TLS, accounts: d.Accounts, deliver: d.Deliverer,
+	return &Server{cfg: cfg, hostname: d.Hostname, tls: d.TLS, accounts: d.Accounts, deliver: d.Deliverer, verifier: d.Verifier,
 		log: log.With("proto", "smtp"), sessions: map[*session]struct{}{}, perIP: map[netip.Addr]int{}}, nil
 }
 

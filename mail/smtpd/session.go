@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/mail/delivery"
 	"github.com/tidings/tidings/mail/store"
+	"github.com/tidings/tidings/mail/verify"
 )
 
 // session is one SMTP connection.
@@ -191,6 +193,9 @@ func (x *session) localDomain(ctx context.Context, domain string) bool {
 
 func (x *session) Data(r io.Reader) error {
 	env := delivery.Envelope{From: x.from, Recipients: x.rcpts, Remote: x.relay}
+	if x.user == nil && x.s.verifier != nil {
+		env.Check = x.check
+	}
 	check := newDataChecker(r, x.checkHeader)
 	msg := io.MultiReader(strings.NewReader(x.received()), check)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*x.s.cfg.ReadTimeout)
@@ -212,6 +217,21 @@ func (x *session) Data(r io.Reader) error {
 	}
 	x.log.Error("delivery failed", "from", x.from, "err", err)
 	return errTemporary
+}
+
+// check runs SPF, DKIM and DMARC on mail from another server (RFC 7489
+// §6.6: DMARC reject is refused at the end of DATA, quarantine goes to
+// Junk).
+func (x *session) check(ctx context.Context, msg io.ReaderAt, size int64) delivery.Verdict {
+	r := x.s.verifier.Check(ctx, verify.Input{RemoteIP: net.IP(x.remote.AsSlice()), HELO: x.c.Hostname(),
+		MailFrom: x.from, Message: msg, Size: size})
+	x.log.Info("checked", "spf", r.SPF, "dmarc", r.DMARC, "from_domain", r.FromDomain, "action", r.Action)
+	v := delivery.Verdict{Header: r.Header, Junk: r.Action == verify.Quarantine}
+	if r.Action == verify.Reject {
+		v.Reject = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+			Message: "Rejected by the DMARC policy of " + r.FromDomain}
+	}
+	return v
 }
 
 // checkHeader runs when the message header has been read, before anything

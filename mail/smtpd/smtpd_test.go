@@ -26,6 +26,7 @@ import (
 	"github.com/tidings/tidings/mail/dkim"
 	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/store"
+	"github.com/tidings/tidings/mail/verify"
 	"github.com/tidings/tidings/migrations"
 	"github.com/tidings/tidings/migrations/dbtest"
 )
@@ -561,4 +562,65 @@ func TestSubmissionRemote(t *testing.T) {
 			t.Errorf("MX relay with a queue: %v", err)
 		}
 	})
+}
+
+// txtZone answers TXT lookups from a table (SPF and DMARC records).
+type txtZone map[string]string
+
+func (z txtZone) LookupTXT(_ context.Context, name string) ([]string, error) {
+	if v, ok := z[strings.TrimSuffix(name, ".")]; ok {
+		return []string{v}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
+func (z txtZone) LookupMX(_ context.Context, n string) ([]*net.MX, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: n, IsNotFound: true}
+}
+func (z txtZone) LookupIPAddr(_ context.Context, n string) ([]net.IPAddr, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: n, IsNotFound: true}
+}
+func (z txtZone) LookupAddr(_ context.Context, n string) ([]string, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: n, IsNotFound: true}
+}
+
+func TestMXDMARC(t *testing.T) {
+	e := newEnv(t, dbtest.SQLite(t), nil)
+	e.srv.verifier = &verify.Verifier{Hostname: "mail.capulet.example", Resolver: txtZone{
+		"montague.example":        "v=spf1 ip4:127.0.0.1 -all",
+		"_dmarc.montague.example": "v=DMARC1; p=reject",
+		"_dmarc.paris.example":    "v=DMARC1; p=quarantine",
+	}}
+	c := e.dial(t, MX)
+	// SPF passes for montague.example from 127.0.0.1, aligned with From.
+	if err := send(c, "romeo@montague.example", []string{"juliet@capulet.example"}, testMail("romeo@montague.example", "real")); err != nil {
+		t.Fatal(err)
+	}
+	// Someone else's envelope with Romeo's From: DMARC fails, p=reject.
+	if err := send(c, "x@elsewhere.example", []string{"juliet@capulet.example"}, testMail("romeo@montague.example", "forged")); code(err) != 550 ||
+		!strings.Contains(err.Error(), "DMARC policy of montague.example") {
+		t.Errorf("forged From: %v", err)
+	}
+	c.Reset()
+	if err := send(c, "x@elsewhere.example", []string{"juliet@capulet.example"}, testMail("paris@paris.example", "suspicious")); err != nil {
+		t.Fatal(err)
+	}
+	got := e.inbox(t, e.juliet)
+	if len(got) != 1 || !strings.Contains(got[0], "Authentication-Results: mail.capulet.example; spf=pass") || !strings.Contains(got[0], "dmarc=pass") {
+		t.Fatalf("INBOX: %q", got)
+	}
+	junk, err := e.st.Mailbox(e.ctx, e.juliet.ID, "Junk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _ := e.st.List(e.ctx, junk.ID, nil, false); len(msgs) != 1 || msgs[0].Subject != "suspicious" {
+		t.Errorf("Junk: %+v", msgs)
+	}
+	// Authenticated submission is not checked.
+	s := e.submit(t, "juliet@capulet.example")
+	if err := send(s, "juliet@capulet.example", []string{"romeo@capulet.example"}, testMail("juliet@capulet.example", "own")); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.inbox(t, e.romeo); len(got) != 1 || strings.Contains(got[0], "Authentication-Results") {
+		t.Errorf("submitted mail was checked: %q", got)
+	}
 }

@@ -27,9 +27,10 @@ const spoolInMemory = 1 << 20
 // Spooled is a received body, ready to be read by filters and copied into
 // the database. Close it when done.
 type Spooled struct {
+	head []byte // header fields added by this server (Prepend)
 	mem  []byte
 	file *os.File
-	size int64
+	size int64 // of the body as received, without head
 }
 
 // Spool reads r completely, refusing more than limit bytes (if > 0) with
@@ -78,14 +79,44 @@ func (sp *Spooled) checkLimit(limit int64) error {
 	return nil
 }
 
-// Size is the body's length in bytes.
-func (sp *Spooled) Size() int64 { return sp.size }
+// Prepend adds header fields (each ending in CRLF) before what is there:
+// what this server adds at delivery (Return-Path, Authentication-Results).
+func (sp *Spooled) Prepend(fields string) {
+	sp.head = append([]byte(fields), sp.head...)
+}
 
-// NewReader returns a reader over the whole body; each call starts afresh.
-func (sp *Spooled) NewReader() *io.SectionReader { return io.NewSectionReader(sp, 0, sp.size) }
+// Size is the message's length in bytes, prepended fields included.
+func (sp *Spooled) Size() int64 { return int64(len(sp.head)) + sp.size }
 
-// ReadAt implements io.ReaderAt.
+// NewReader returns a reader over the whole message, prepended fields
+// included; each call starts afresh.
+func (sp *Spooled) NewReader() *io.SectionReader { return io.NewSectionReader(sp, 0, sp.Size()) }
+
+// NewReceivedReader reads the message as it was received, without the
+// prepended fields (what is relayed onwards).
+func (sp *Spooled) NewReceivedReader() *io.SectionReader {
+	return io.NewSectionReader(readerAtFunc(sp.readBody), 0, sp.size)
+}
+
+type readerAtFunc func(p []byte, off int64) (int, error)
+
+func (f readerAtFunc) ReadAt(p []byte, off int64) (int, error) { return f(p, off) }
+
+// ReadAt implements io.ReaderAt over the prepended fields and the body.
 func (sp *Spooled) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	if h := int64(len(sp.head)); off < h {
+		n = copy(p, sp.head[off:])
+		if n == len(p) {
+			return n, nil
+		}
+		off = h
+	}
+	m, err := sp.readBody(p[n:], off-int64(len(sp.head)))
+	return n + m, err
+}
+
+func (sp *Spooled) readBody(p []byte, off int64) (int, error) {
 	if sp.file != nil {
 		return sp.file.ReadAt(p, off)
 	}
@@ -103,11 +134,11 @@ func (sp *Spooled) Close() error {
 // insertBody copies a spooled body into the database.
 func insertBody(ctx context.Context, tx *sql.Tx, sp *Spooled) (int64, error) {
 	var id int64
-	if err := tx.QueryRowContext(ctx, "INSERT INTO bodies (size) VALUES ($1) RETURNING id", sp.size).Scan(&id); err != nil {
+	if err := tx.QueryRowContext(ctx, "INSERT INTO bodies (size) VALUES ($1) RETURNING id", sp.Size()).Scan(&id); err != nil {
 		return 0, err
 	}
 	r := sp.NewReader()
-	buf := make([]byte, min(chunkSize, max(sp.size, 1)))
+	buf := make([]byte, min(chunkSize, max(sp.Size(), 1)))
 	for seq := 0; ; seq++ {
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {

@@ -101,7 +101,7 @@ func (s *Store) DeliverSpooled(ctx context.Context, sp *Spooled, opt DeliverOpti
 				return err
 			}
 			for i, t := range targets {
-				r, err := s.deliverOne(ctx, tx, t, bodyID, sp.size, date, cached)
+				r, err := s.deliverOne(ctx, tx, t, bodyID, sp.Size(), date, cached)
 				if err != nil && (!isTargetError(err) || opt.AllOrNothing) {
 					return err
 				}
