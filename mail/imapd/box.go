@@ -28,6 +28,12 @@ type box struct {
 	keywords map[string]bool // keywords seen in the mailbox, for FLAGS
 	ahead    map[uint32]bool // expunged before their addition was seen
 	gone     bool            // the mailbox was deleted
+	// inflight counts sessions' own flag changes between the store call
+	// and storedFlags. The feed waits for them (settled) before applying a
+	// flag change, so that the bus's copy of a session's own STORE never
+	// reaches that session as an extra FETCH.
+	inflight int
+	settled  *sync.Cond
 }
 
 // msgState is a message as the sessions know it. modseq tells whether a
@@ -172,6 +178,9 @@ func (b *box) refreshFlags(ctx context.Context, st *store.Store, uids []uint32) 
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	for b.inflight > 0 {
+		b.settled.Wait()
+	}
 	if b.loadErr != nil {
 		return nil
 	}
@@ -195,6 +204,14 @@ func (b *box) flagsLocked(uid uint32, modseq uint64, flags []string, source *ima
 	b.tracker.QueueMessageFlags(uint32(i+1), imap.UID(uid), imapFlags(flags), source)
 }
 
+// storing announces a session's own flag change; end it with
+// storedFlags, also when the store call fails.
+func (b *box) storing() {
+	b.mu.Lock()
+	b.inflight++
+	b.mu.Unlock()
+}
+
 // storedFlags applies a session's own STORE: the others get FETCH FLAGS,
 // the session answers itself.
 func (b *box) storedFlags(updates []store.FlagUpdate, source *imapserver.SessionTracker) {
@@ -202,6 +219,9 @@ func (b *box) storedFlags(updates []store.FlagUpdate, source *imapserver.Session
 	defer b.mu.Unlock()
 	for _, u := range updates {
 		b.flagsLocked(u.UID, u.ModSeq, u.Flags, source)
+	}
+	if b.inflight--; b.inflight == 0 {
+		b.settled.Broadcast()
 	}
 }
 

@@ -80,11 +80,12 @@ func (x *session) markSeen(sel *selected, items []item, opt *imap.FetchOptions) 
 	if peek || sel.readOnly {
 		return nil, nil
 	}
+	sel.box.storing()
 	updated, _, err := x.s.store.StoreFlags(x.ctx, sel.box.id, uidRanges(uidsOf(items)), store.FlagsAdd, []string{string(imap.FlagSeen)}, 0)
+	sel.box.storedFlags(updated, sel.tracker)
 	if err != nil {
 		return nil, x.fail(err, "setting \\Seen")
 	}
-	sel.box.storedFlags(updated, sel.tracker)
 	seen := make(map[uint32]bool, len(updated))
 	for _, u := range updated {
 		seen[u.UID] = true

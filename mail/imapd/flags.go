@@ -26,11 +26,12 @@ func (x *session) Store(w *imapserver.FetchWriter, set imap.NumSet, flags *imap.
 	if len(items) == 0 {
 		return nil
 	}
+	sel.box.storing()
 	updated, _, err := x.s.store.StoreFlags(x.ctx, sel.box.id, uidRanges(uidsOf(items)), flagOps[flags.Op], storeFlags(flags.Flags), 0)
+	sel.box.storedFlags(updated, sel.tracker)
 	if err != nil {
 		return x.fail(err, "store")
 	}
-	sel.box.storedFlags(updated, sel.tracker)
 	if flags.Silent {
 		return nil
 	}

@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,10 +10,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,7 +55,7 @@ func selfSigned(t testing.TB) *tls.Config {
 }
 
 // newEnv starts a server on both modes over db, with juliet and romeo.
-func newEnv(t *testing.T, db *migrations.DB, mod func(*Config)) *env {
+func newEnv(t *testing.T, db *migrations.DB, mod func(*Config), depMods ...func(*Deps)) *env {
 	t.Helper()
 	acfg := accounts.DefaultConfig()
 	acfg.SCRAMIterations = accounts.MinSCRAMIterations
@@ -79,7 +82,11 @@ func newEnv(t *testing.T, db *migrations.DB, mod func(*Config)) *env {
 	if mod != nil {
 		mod(&cfg)
 	}
-	if e.srv, err = New(cfg, Deps{TLS: selfSigned(t), Accounts: acc, Store: e.st}); err != nil {
+	deps := Deps{TLS: selfSigned(t), Accounts: acc, Store: e.st}
+	for _, m := range depMods {
+		m(&deps)
+	}
+	if e.srv, err = New(cfg, deps); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range []Mode{IMAP, IMAPS} {
@@ -248,4 +255,29 @@ func (r *raw) cmd(tag, line string) (string, []string) {
 		}
 		untagged = append(untagged, l)
 	}
+}
+
+// logTo sends the server's log to buf.
+func logTo(buf *syncBuffer) func(*Deps) {
+	return func(d *Deps) {
+		d.Log = slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -32,7 +32,9 @@ func (x *session) Select(name string, opt *imap.SelectOptions) (_ *imap.SelectDa
 	st := b.tracker.NewSession() // from here on, every change is queued for us
 	n, last, flags := len(b.msgs), b.lastUID(), b.mailboxFlags()
 	b.mu.Unlock()
+	x.selMu.Lock()
 	x.sel = &selected{box: b, tracker: st, readOnly: opt.ReadOnly, name: mb.Name}
+	x.selMu.Unlock()
 	permanent := []imap.Flag{}
 	if !opt.ReadOnly {
 		permanent = append(slices.Clone(flags), imap.FlagWildcard) // any keyword may be created
@@ -60,7 +62,9 @@ func (x *session) unselect() {
 	}
 	x.sel.tracker.Close()
 	x.user.releaseBox(x.sel.box)
+	x.selMu.Lock()
 	x.sel, x.searchRes = nil, nil
+	x.selMu.Unlock()
 }
 
 // Poll writes the updates queued for this session; imapserver calls it
@@ -79,11 +83,16 @@ func (x *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) (err error
 // The session does not count as busy while idling, so that Shutdown can say
 // BYE at once.
 func (x *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
-	if x.sel == nil {
+	// imapserver runs Idle on its own goroutine and does not wait for it
+	// when the connection breaks, so Close may run meanwhile: selMu.
+	x.selMu.Lock()
+	sel := x.sel
+	x.selMu.Unlock()
+	if sel == nil {
 		<-stop
 		return nil
 	}
-	return x.sel.tracker.Idle(w, stop)
+	return sel.tracker.Idle(w, stop)
 }
 
 // selectedBox returns the selected mailbox, or an error if it was deleted.

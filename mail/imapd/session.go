@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 
 	"github.com/emersion/go-imap/v2"
@@ -31,8 +32,9 @@ type session struct {
 
 	user      *userState    // after login
 	acct      accounts.User // as at login
-	sel       *selected     // the selected mailbox, or nil
-	searchRes imap.UIDSet   // SEARCH RETURN (SAVE), RFC 5182
+	sel       *selected     // the selected mailbox, or nil; written under selMu
+	selMu     sync.Mutex
+	searchRes imap.UIDSet // SEARCH RETURN (SAVE), RFC 5182
 }
 
 var (

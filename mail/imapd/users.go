@@ -155,6 +155,7 @@ func (us *userState) openBox(ctx context.Context, id int64) (*box, error) {
 		return b, nil
 	}
 	b := &box{id: id, refs: 1}
+	b.settled = sync.NewCond(&b.mu)
 	b.mu.Lock()
 	us.boxes[id] = b // registered before loading: no change can fall in between
 	us.mu.Unlock()
