@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 
+	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/migrations"
 	"github.com/tidings/tidings/migrations/dbtest"
 )
@@ -156,6 +157,16 @@ func TestAccountChangeEndsSessions(t *testing.T) {
 	}
 	if err := romeo.Noop().Wait(); err != nil {
 		t.Fatalf("romeo's session: %v", err)
+	}
+	// Switching the domain's mail off ends the rest.
+	off := false
+	if _, err := e.acc.UpdateDomain(e.ctx, "capulet.example", accounts.DomainSettings{MailEnabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-romeo.Closed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("romeo's session survived mail being switched off for his domain")
 	}
 }
 

@@ -152,10 +152,11 @@ func (x *session) listData(e *listEntry, ref string, patterns []string, opt *ima
 	}
 	data := &imap.ListData{Delim: delim, Mailbox: e.name}
 	subscribed := e.mb != nil && e.mb.Subscribed
-	if opt.SelectSubscribed && !subscribed {
-		if !opt.SelectRecursiveMatch || !e.subscribedChild {
-			return nil
-		}
+	recursive := opt.SelectSubscribed && opt.SelectRecursiveMatch && e.subscribedChild
+	if opt.SelectSubscribed && !subscribed && !recursive {
+		return nil
+	}
+	if recursive {
 		data.ChildInfo = &imap.ListDataChildInfo{Subscribed: true} // RFC 5258 §3.5
 	}
 	if opt.SelectSpecialUse && (e.mb == nil || e.mb.SpecialUse == "") {

@@ -265,3 +265,29 @@ func TestMessages(t *testing.T) {
 		}
 	})
 }
+
+// TestLargeMessage: BODY[] of a message above streamAbove is streamed from
+// the store, whole and partial.
+func TestLargeMessage(t *testing.T) {
+	e := newEnv(t, dbtest.SQLite(t), nil)
+	c := e.login(t, "juliet", nil)
+	var b strings.Builder
+	b.WriteString(simple("Romeo <romeo@montague.example>", "long letter", ""))
+	for i := 0; b.Len() < streamAbove*3/2; i++ {
+		b.WriteString(strings.Repeat(string(rune('a'+i%26)), 76) + "\r\n")
+	}
+	body := b.String()
+	appendMsg(t, c, "INBOX", body, nil)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	whole := &imap.FetchItemBodySection{Peek: true}
+	part := &imap.FetchItemBodySection{Peek: true, Partial: &imap.SectionPartial{Offset: streamAbove - 10, Size: streamAbove}}
+	m := fetchOne(t, c, imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{whole, part}})
+	if got := m.FindBodySection(whole); string(got) != body {
+		t.Errorf("BODY[]: %d bytes, want %d", len(got), len(body))
+	}
+	if got := m.FindBodySection(part); string(got) != body[streamAbove-10:min(len(body), 2*streamAbove-10)] {
+		t.Errorf("BODY[]<%d.%d>: %d bytes", part.Partial.Offset, part.Partial.Size, len(got))
+	}
+}

@@ -90,3 +90,38 @@ func TestShutdown(t *testing.T) {
 		t.Errorf("Close after Shutdown: %v", err)
 	}
 }
+
+// TestRawProtocol: responses imapclient does not expose.
+func TestRawProtocol(t *testing.T) {
+	e := newEnv(t, dbtest.SQLite(t), nil)
+	r := e.raw(t)
+	step := func(tag, line, want string) []string {
+		t.Helper()
+		reply, untagged := r.cmd(tag, line)
+		if !strings.HasPrefix(reply, "OK") {
+			t.Fatalf("%s: %s", line, reply)
+		}
+		if want != "" && !strings.Contains(strings.Join(untagged, "\n"), want) {
+			t.Errorf("%s: untagged %q, want %q", line, untagged, want)
+		}
+		return untagged
+	}
+	step("a", `LOGIN juliet@capulet.example "`+pw+`"`, "")
+	step("b", `UNSUBSCRIBE Junk`, "")
+	if lsub := step("c", `LSUB "" "*"`, `* LSUB`); strings.Contains(strings.Join(lsub, "\n"), "Junk") {
+		t.Errorf("LSUB lists the unsubscribed Junk: %q", lsub)
+	}
+	step("d", `CREATE Plays/Tragedies`, "")
+	step("d2", `UNSUBSCRIBE Plays`, "")
+	step("e", `LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"`, `"Plays" (CHILDINFO ("SUBSCRIBED"))`)
+	step("f", `APPEND INBOX (\Seen) {12+}`+"\r\nSubject: a\r\n", "")
+	step("g", `APPEND INBOX {12+}`+"\r\nSubject: b\r\n", "")
+	step("h", `SELECT INBOX`, "* 2 EXISTS")
+	step("i", `SEARCH RETURN (SAVE) UNSEEN`, "")
+	step("j", `FETCH $ (UID)`, "* 2 FETCH (UID 2)")
+	step("k", `ENABLE IMAP4rev2`, "* ENABLED IMAP4rev2")
+	step("l", `SEARCH ALL`, `* ESEARCH (TAG "l") ALL 1:2`)
+	step("m", `UID SEARCH RETURN (COUNT) SEEN`, `* ESEARCH (TAG "m") UID COUNT 1`)
+	step("n", `STATUS INBOX (MESSAGES UNSEEN SIZE)`, `* STATUS INBOX (MESSAGES 2 UNSEEN 1 SIZE 24)`)
+	step("o", `CLOSE`, "")
+}

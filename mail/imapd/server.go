@@ -157,8 +157,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Lock()
 		left := len(s.sessions)
 		for x := range s.sessions {
-			if x.busy.Load() == 0 && !x.byeSent.Load() {
-				go x.bye(shutdownNotice)
+			if x.busy.Load() == 0 {
+				s.sayBye(x, shutdownNotice)
 			}
 		}
 		s.mu.Unlock()
@@ -179,7 +179,9 @@ func (s *Server) Close() error {
 	s.stopAccepting()
 	var err error
 	s.closeOnce.Do(func() {
-		err = s.imap.Close()
+		if err = s.imap.Close(); errors.Is(err, net.ErrClosed) {
+			err = nil // stopAccepting closed the listeners already
+		}
 		s.cancel()
 	})
 	s.workers.Wait()
@@ -222,6 +224,19 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 	s.sessions[x] = struct{}{}
 	x.log.Debug("connected")
 	return x, nil, nil
+}
+
+// sayBye ends a session with BYE, on a goroutine: the BYE waits for a
+// response being written. Call with s.mu held.
+func (s *Server) sayBye(x *session, reason string) {
+	if x.byeSent.Load() {
+		return
+	}
+	s.workers.Add(1)
+	go func() {
+		defer s.workers.Done()
+		x.bye(reason)
+	}()
 }
 
 // forget drops a closed session.

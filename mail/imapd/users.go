@@ -193,17 +193,13 @@ func (s *Server) accountEvent(ev accounts.Event) {
 // endSessions says BYE to the sessions of the users that match.
 func (s *Server) endSessions(match func(*userState) bool, reason string) {
 	s.mu.Lock()
-	var ends []*session
+	defer s.mu.Unlock()
 	for _, us := range s.users {
 		if match(us) {
 			for x := range us.sessions {
-				ends = append(ends, x)
+				s.sayBye(x, reason)
 			}
 		}
-	}
-	s.mu.Unlock()
-	for _, x := range ends {
-		go x.bye(reason)
 	}
 }
 
