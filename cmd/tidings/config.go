@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/mail/imapd"
 	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/smtpd"
 	"github.com/tidings/tidings/migrations"
@@ -32,6 +33,7 @@ type Config struct {
 	Accounts accounts.Config   `toml:"accounts" doc:"The shared user base: password hashing, password policy, the failed-login throttle."`
 	SMTP     smtpd.Config      `toml:"smtp" doc:"SMTP limits, for the MX (listen.smtp) and submission (listen.submission, listen.submissions) listeners."`
 	Queue    queue.Config      `toml:"queue" doc:"The outbound queue: delivery of submitted mail to other domains' mail servers."`
+	IMAP     imapd.Config      `toml:"imap" doc:"IMAP limits, for listen.imap (STARTTLS) and listen.imaps (implicit TLS)."`
 }
 
 // LogConfig selects the log format and level.
@@ -65,7 +67,7 @@ type ListenConfig struct {
 }
 
 // builtListeners are the services this build serves.
-var builtListeners = map[string]bool{"admin": true, "smtp": true, "submission": true, "submissions": true}
+var builtListeners = map[string]bool{"admin": true, "smtp": true, "submission": true, "submissions": true, "imap": true, "imaps": true}
 
 // DefaultConfig is the configuration with no file and no environment.
 // Machine-dependent defaults (hostname, database path) are filled by
@@ -85,6 +87,7 @@ func DefaultConfig() Config {
 		Accounts: accounts.DefaultConfig(),
 		SMTP:     smtpd.DefaultConfig(),
 		Queue:    queue.DefaultConfig(),
+		IMAP:     imapd.DefaultConfig(),
 	}
 }
 
@@ -137,7 +140,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Listen.validate()...)
-	errs = append(errs, c.Database.Validate(), c.Accounts.Validate(), c.SMTP.Validate(), c.Queue.Validate())
+	errs = append(errs, c.Database.Validate(), c.Accounts.Validate(), c.SMTP.Validate(), c.Queue.Validate(), c.IMAP.Validate())
 	return errors.Join(errs...)
 }
 

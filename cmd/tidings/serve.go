@@ -21,6 +21,7 @@ import (
 	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/mail/delivery"
 	"github.com/tidings/tidings/mail/dkim"
+	"github.com/tidings/tidings/mail/imapd"
 	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/smtpd"
 	"github.com/tidings/tidings/mail/store"
@@ -86,6 +87,7 @@ type server struct {
 	queue     *queue.Queue
 	stopQueue func()
 	smtp      *smtpd.Server
+	imap      *imapd.Server
 	admin     *adminServer
 }
 
@@ -105,6 +107,7 @@ func (s *server) subsystems() []subsystem {
 		{"store", s.startStore, func(context.Context) error { s.store.Close(); return nil }},
 		{"queue", s.startQueue, func(context.Context) error { s.stopQueue(); return nil }},
 		{"smtp", s.startSMTP, func(ctx context.Context) error { return s.smtp.Shutdown(ctx) }},
+		{"imap", s.startIMAP, func(ctx context.Context) error { return s.imap.Shutdown(ctx) }},
 		{"admin", s.startAdmin, func(ctx context.Context) error { return s.admin.Shutdown(ctx) }},
 	}
 }
@@ -375,6 +378,34 @@ func (s *server) startSMTP(ctx context.Context) error {
 		go func() {
 			if err := srv.Serve(ln, l.mode); err != nil && !errors.Is(err, smtpd.ErrServerClosed) {
 				s.log.Error("smtp listener failed", "listen", l.key, "err", err)
+			}
+		}()
+		s.log.Info("listening", "service", l.key, "addr", ln.Addr().String())
+	}
+	return nil
+}
+
+func (s *server) startIMAP(ctx context.Context) error {
+	srv, err := imapd.New(s.cfg.IMAP, imapd.Deps{TLS: s.tls, Accounts: s.accounts, Store: s.store, Log: s.log})
+	if err != nil {
+		return err
+	}
+	s.imap = srv
+	for _, l := range []struct {
+		key, addr string
+		mode      imapd.Mode
+	}{{"imap", s.cfg.Listen.IMAP, imapd.IMAP}, {"imaps", s.cfg.Listen.IMAPS, imapd.IMAPS}} {
+		if l.addr == "" {
+			continue
+		}
+		ln, err := listen(l.key, l.addr)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		go func() {
+			if err := srv.Serve(ln, l.mode); err != nil && !errors.Is(err, imapd.ErrServerClosed) {
+				s.log.Error("imap listener failed", "listen", l.key, "err", err)
 			}
 		}()
 		s.log.Info("listening", "service", l.key, "addr", ln.Addr().String())
