@@ -245,7 +245,7 @@ func (s *interopServer) inbox(t *testing.T, address string) []interopMessage {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := s.st.List(ctx, box.ID, nil, false)
+	msgs, err := s.st.List(ctx, box.ID, store.AllUIDs, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func TestDeliver(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		msgs, _ := st.List(ctx, m.ID, nil, false)
+		msgs, _ := st.List(ctx, m.ID, store.AllUIDs, false)
 		if len(msgs) != 1 || len(msgs[0].Flags) != flags {
 			t.Fatalf("%s/%s: %+v", u.Address, box, msgs)
 		}

@@ -47,7 +47,7 @@ type msgState struct {
 var systemFlags = []imap.Flag{imap.FlagAnswered, imap.FlagDeleted, imap.FlagDraft, imap.FlagFlagged, imap.FlagSeen}
 
 func (b *box) loadLocked(ctx context.Context, st *store.Store) error {
-	ms, err := st.List(ctx, b.id, nil, false)
+	ms, err := st.List(ctx, b.id, store.AllUIDs, false)
 	if err != nil {
 		return err
 	}
@@ -227,7 +227,7 @@ func (b *box) storedFlags(updates []store.FlagUpdate, source *imapserver.Session
 
 // resync compares the whole mailbox with the store.
 func (b *box) resync(ctx context.Context, st *store.Store) error {
-	ms, err := st.List(ctx, b.id, nil, false)
+	ms, err := st.List(ctx, b.id, store.AllUIDs, false)
 	if err != nil {
 		return err
 	}

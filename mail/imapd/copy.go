@@ -119,7 +119,7 @@ func (x *session) Expunge(_ *imapserver.ExpungeWriter, uids *imap.UIDSet) (err e
 	if err != nil || sel.readOnly {
 		return err
 	}
-	var set []store.UIDRange // nil: every \Deleted message
+	set := store.AllUIDs // every \Deleted message
 	if uids != nil {
 		items := x.items(sel, *uids)
 		if len(items) == 0 {

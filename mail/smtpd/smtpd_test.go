@@ -188,7 +188,7 @@ func (e *env) inbox(t *testing.T, u accounts.User) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := e.st.List(e.ctx, box.ID, nil, false)
+	msgs, err := e.st.List(e.ctx, box.ID, store.AllUIDs, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -612,7 +612,7 @@ func TestMXDMARC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if msgs, _ := e.st.List(e.ctx, junk.ID, nil, false); len(msgs) != 1 || msgs[0].Subject != "suspicious" {
+	if msgs, _ := e.st.List(e.ctx, junk.ID, store.AllUIDs, false); len(msgs) != 1 || msgs[0].Subject != "suspicious" {
 		t.Errorf("Junk: %+v", msgs)
 	}
 	// Authenticated submission is not checked.

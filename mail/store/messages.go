@@ -237,10 +237,15 @@ func (s *Store) Usage(ctx context.Context, userID int64) (bytes, messages int64,
 // UIDRange is an inclusive range of UIDs; Stop 0 means "to the end" (*).
 type UIDRange struct{ Start, Stop uint32 }
 
+// AllUIDs is the UID set of every message. An empty set means no message:
+// operating on the whole mailbox must be asked for explicitly, so that a
+// caller's empty selection can never turn into "everything".
+var AllUIDs = []UIDRange{{Start: 1, Stop: 0}}
+
 // uidWhere renders a UID set as SQL over column uid with args from $n on.
 func uidWhere(set []UIDRange, n int) (string, []any) {
 	if len(set) == 0 {
-		return "TRUE", nil
+		return "FALSE", nil
 	}
 	var parts []string
 	var args []any
@@ -285,8 +290,8 @@ func scanMessage(row interface{ Scan(...any) error }, envelope *string) (Message
 	return m, nil
 }
 
-// List returns the messages of a mailbox in a UID set (empty: all), by
-// ascending UID, with their envelopes if asked.
+// List returns the messages of a mailbox in a UID set (AllUIDs for all),
+// by ascending UID, with their envelopes if asked.
 func (s *Store) List(ctx context.Context, mailboxID int64, set []UIDRange, withEnvelope bool) ([]Message, error) {
 	where, args := uidWhere(set, 2)
 	cols := messageCols

@@ -93,8 +93,9 @@ func bumpModSeq(ctx context.Context, tx *sql.Tx, mailboxID int64) (uint64, error
 	return modseq, err
 }
 
-// Expunge removes the messages flagged \Deleted, all of them or (UID
-// EXPUNGE, RFC 4315 §2.1) only those in set, and returns their UIDs.
+// Expunge removes the messages flagged \Deleted in set (AllUIDs for
+// EXPUNGE; a narrower set for UID EXPUNGE, RFC 4315 §2.1) and returns their
+// UIDs.
 func (s *Store) Expunge(ctx context.Context, mailboxID int64, set []UIDRange) ([]uint32, error) {
 	var box Mailbox
 	var gone []gone

@@ -165,7 +165,7 @@ func TestDeliverAndRead(t *testing.T) {
 			t.Errorf("%d body files for one delivery to two users", n)
 		}
 		box := f.inbox(t, f.juliet)
-		msgs, err := f.s.List(f.ctx, box.ID, nil, true)
+		msgs, err := f.s.List(f.ctx, box.ID, AllUIDs, true)
 		if err != nil || len(msgs) != 1 {
 			t.Fatalf("List = %+v, %v", msgs, err)
 		}
@@ -191,7 +191,7 @@ func TestDeliverAndRead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if msgs, _ := f.s.List(f.ctx, rb.ID, nil, false); len(msgs) != 1 || !slices.Equal(msgs[0].Flags, []string{"$Label1", `\Seen`}) {
+		if msgs, _ := f.s.List(f.ctx, rb.ID, AllUIDs, false); len(msgs) != 1 || !slices.Equal(msgs[0].Flags, []string{"$Label1", `\Seen`}) {
 			t.Errorf("romeo's copy = %+v", msgs)
 		}
 		if bytes, n, _ := f.s.Usage(f.ctx, f.juliet.ID); bytes != int64(len(body)) || n != 1 {
@@ -276,7 +276,7 @@ func TestFlagsExpungeVanished(t *testing.T) {
 		if uids, err := f.s.Expunge(f.ctx, box.ID, []UIDRange{{5, 5}}); err != nil || !slices.Equal(uids, []uint32{5}) {
 			t.Fatalf("UID EXPUNGE = %v, %v", uids, err)
 		}
-		if uids, _ := f.s.Expunge(f.ctx, box.ID, nil); !slices.Equal(uids, []uint32{4}) {
+		if uids, _ := f.s.Expunge(f.ctx, box.ID, AllUIDs); !slices.Equal(uids, []uint32{4}) {
 			t.Fatalf("EXPUNGE = %v", uids)
 		}
 		if v, _ := f.s.Vanished(f.ctx, box.ID, 8); !slices.Equal(v, []uint32{4, 5}) {
@@ -318,8 +318,8 @@ func TestCopyMove(t *testing.T) {
 		if err != nil || !slices.Equal(pairs, []UIDPair{{1, 3}}) {
 			t.Fatalf("Move = %v, %v", pairs, err)
 		}
-		in, _ := f.s.List(f.ctx, inbox.ID, nil, false)
-		ar, _ := f.s.List(f.ctx, archive.ID, nil, true)
+		in, _ := f.s.List(f.ctx, inbox.ID, AllUIDs, false)
+		ar, _ := f.s.List(f.ctx, archive.ID, AllUIDs, true)
 		if len(in) != 2 || len(ar) != 3 || !slices.Equal(ar[0].Flags, []string{`\Flagged`}) || ar[2].Envelope == nil {
 			t.Fatalf("after move: inbox %d, archive %+v", len(in), ar)
 		}
@@ -329,7 +329,7 @@ func TestCopyMove(t *testing.T) {
 		// Another user's mailbox is not a target.
 		f.s.EnsureDefaults(f.ctx, f.romeo.ID)
 		rin := f.inbox(t, f.romeo)
-		if _, err := f.s.Copy(f.ctx, f.juliet, inbox.ID, nil, rin.ID); !errors.Is(err, ErrNoMailbox) {
+		if _, err := f.s.Copy(f.ctx, f.juliet, inbox.ID, AllUIDs, rin.ID); !errors.Is(err, ErrNoMailbox) {
 			t.Errorf("copy into another user's mailbox: %v", err)
 		}
 		// Deleting the archive leaves the copied-from bodies in place.
@@ -491,7 +491,7 @@ func TestConcurrentDelivery(t *testing.T) {
 			}
 		}
 		box := f.inbox(t, f.juliet)
-		msgs, _ := f.s.List(f.ctx, box.ID, nil, false)
+		msgs, _ := f.s.List(f.ctx, box.ID, AllUIDs, false)
 		modseqs := map[uint64]bool{}
 		for _, m := range msgs {
 			modseqs[m.ModSeq] = true
@@ -519,4 +519,28 @@ func TestDeliverAllOrNothing(t *testing.T) {
 			t.Errorf("half-delivered: romeo has %d messages, %d bodies stored", n, f.bodies(t))
 		}
 	})
+}
+
+// TestEmptySetIsNothing: an empty UID set selects no message, so a caller's
+// empty selection never becomes the whole mailbox.
+func TestEmptySetIsNothing(t *testing.T) {
+	f := newFixture(t, dbtest.SQLite(t))
+	f.deliver(t, testMessage("keep"), Target{User: f.juliet, Flags: []string{`\Deleted`}})
+	box := f.inbox(t, f.juliet)
+	if msgs, _ := f.s.List(f.ctx, box.ID, nil, false); len(msgs) != 0 {
+		t.Errorf("List(nil) = %d messages", len(msgs))
+	}
+	if up, _, _ := f.s.StoreFlags(f.ctx, box.ID, nil, FlagsAdd, []string{`\Seen`}, 0); len(up) != 0 {
+		t.Errorf("StoreFlags(nil) changed %d", len(up))
+	}
+	if gone, _ := f.s.Expunge(f.ctx, box.ID, nil); len(gone) != 0 {
+		t.Errorf("Expunge(nil) removed %v", gone)
+	}
+	archive, _ := f.s.Mailbox(f.ctx, f.juliet.ID, "Archive")
+	if pairs, _ := f.s.Move(f.ctx, f.juliet, box.ID, []UIDRange{}, archive.ID); len(pairs) != 0 {
+		t.Errorf("Move(empty) moved %v", pairs)
+	}
+	if msgs, _ := f.s.List(f.ctx, box.ID, AllUIDs, false); len(msgs) != 1 {
+		t.Errorf("List(AllUIDs) = %d messages", len(msgs))
+	}
 }
