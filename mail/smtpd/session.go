@@ -78,6 +78,23 @@ func (x *session) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), x.s.cfg.ReadTimeout)
 }
 
+// trace logs one command and its reply at debug level: the protocol trace.
+// AUTH is logged as mechanism and user name only, never a secret, and
+// message bodies as their size.
+func (x *session) trace(cmd string, err error) error {
+	if x.log.Enabled(context.Background(), slog.LevelDebug) {
+		reply := "250"
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			reply = fmt.Sprintf("%d %d.%d.%d %s", se.Code, se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2], se.Message)
+		} else if err != nil {
+			reply = err.Error()
+		}
+		x.log.Debug("trace", "c", cmd, "s", reply)
+	}
+	return err
+}
+
 func (x *session) AuthMechanisms() []string { return []string{sasl.Plain, sasl.Login} }
 
 func (x *session) Auth(mech string) (sasl.Server, error) {
@@ -95,7 +112,8 @@ func (x *session) Auth(mech string) (sasl.Server, error) {
 	return nil, smtp.ErrAuthUnknownMechanism
 }
 
-func (x *session) login(username, password string) error {
+func (x *session) login(username, password string) (err error) {
+	defer func() { x.trace("AUTH "+username+" (credentials not logged)", err) }()
 	ctx, cancel := x.ctx()
 	defer cancel()
 	u, err := x.s.accounts.Authenticate(ctx, accounts.Attempt{Username: username, Password: password, Remote: x.remote, Service: accounts.ServiceSMTP})
@@ -113,7 +131,8 @@ func (x *session) login(username, password string) error {
 	return nil
 }
 
-func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+func (x *session) Mail(from string, _ *smtp.MailOptions) (err error) {
+	defer func() { x.trace("MAIL FROM:<"+from+">", err) }()
 	if x.mode != MX && x.user == nil {
 		return x.fail(errAuthRequired)
 	}
@@ -142,7 +161,8 @@ func (x *session) checkOwner(addr string) error {
 	return nil
 }
 
-func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+func (x *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
+	defer func() { x.trace("RCPT TO:<"+to+">", err) }()
 	at := strings.LastIndexByte(to, '@')
 	if at <= 0 {
 		return x.fail(errBadAddress)
@@ -191,7 +211,10 @@ func (x *session) localDomain(ctx context.Context, domain string) bool {
 	return err == nil && d.MailEnabled
 }
 
-func (x *session) Data(r io.Reader) error {
+func (x *session) Data(r io.Reader) (err error) {
+	counted := &countReader{r: r}
+	r = counted
+	defer func() { x.trace(fmt.Sprintf("DATA (%d bytes)", counted.n), err) }()
 	env := delivery.Envelope{From: x.from, Recipients: x.rcpts, Remote: x.relay}
 	if x.user == nil && x.s.verifier != nil {
 		env.Check = x.check
@@ -200,7 +223,7 @@ func (x *session) Data(r io.Reader) error {
 	msg := io.MultiReader(strings.NewReader(x.received()), check)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*x.s.cfg.ReadTimeout)
 	defer cancel()
-	err := x.s.deliver.Deliver(ctx, env, msg)
+	err = x.s.deliver.Deliver(ctx, env, msg)
 	if err == nil {
 		x.log.Info("accepted", "from", x.from, "local", len(x.rcpts), "remote", len(x.relay))
 		return nil
@@ -305,4 +328,16 @@ func (x *session) goodbye(reply string) {
 	c.SetWriteDeadline(time.Now().Add(time.Second))
 	io.WriteString(c, reply)
 	c.Close()
+}
+
+// countReader counts what passes through, for the trace.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

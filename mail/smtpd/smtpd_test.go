@@ -11,10 +11,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -624,3 +626,36 @@ func TestMXDMARC(t *testing.T) {
 		t.Errorf("submitted mail was checked: %q", got)
 	}
 }
+
+// TestTraceRedactsAuth: the debug-level protocol trace shows commands and
+// replies but never a password or a message body.
+func TestTraceRedactsAuth(t *testing.T) {
+	var log syncLog
+	e := newEnv(t, dbtest.SQLite(t), nil)
+	e.srv.log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := e.submit(t, "juliet@capulet.example")
+	if err := send(c, "juliet@capulet.example", []string{"romeo@capulet.example"}, testMail("juliet@capulet.example", "secret body")+"the secret text\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit()
+	got := log.String()
+	for _, want := range []string{`c="AUTH juliet@capulet.example (credentials not logged)" s=250`, `c="MAIL FROM:<juliet@capulet.example>" s=250`,
+		`c="RCPT TO:<romeo@capulet.example>" s=250`, `c="DATA (`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("trace lacks %s:\n%s", want, got)
+		}
+	}
+	for _, leak := range []string{pw, "the secret text", b64("\x00juliet@capulet.example\x00" + pw)} {
+		if strings.Contains(got, leak) {
+			t.Errorf("trace leaks %q", leak)
+		}
+	}
+}
+
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *syncLog) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
