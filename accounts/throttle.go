@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/tidings/tidings/internal/connlimit"
 )
 
 // ThrottledError is returned while a client address or an account is in a
@@ -53,16 +55,7 @@ func NewThrottle(cfg ThrottleConfig, log *slog.Logger, m *metrics) *Throttle {
 }
 
 // RemoteIP extracts the client address of a connection for the throttle.
-func RemoteIP(a net.Addr) netip.Addr {
-	if a == nil {
-		return netip.Addr{}
-	}
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
-}
+func RemoteIP(a net.Addr) netip.Addr { return connlimit.RemoteIP(a) }
 
 func ipKey(ip netip.Addr) string {
 	if !ip.IsValid() {

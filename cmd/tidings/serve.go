@@ -367,21 +367,30 @@ func (s *server) startSMTP(ctx context.Context) error {
 		{"submission", s.cfg.Listen.Submission, smtpd.Submission},
 		{"submissions", s.cfg.Listen.Submissions, smtpd.Submissions},
 	} {
-		if l.addr == "" {
-			continue
-		}
-		ln, err := listen(l.key, l.addr)
-		if err != nil {
+		if err := s.serveOn(l.key, l.addr, func(ln net.Listener) error { return srv.Serve(ln, l.mode) }, smtpd.ErrServerClosed); err != nil {
 			srv.Close()
 			return err
 		}
-		go func() {
-			if err := srv.Serve(ln, l.mode); err != nil && !errors.Is(err, smtpd.ErrServerClosed) {
-				s.log.Error("smtp listener failed", "listen", l.key, "err", err)
-			}
-		}()
-		s.log.Info("listening", "service", l.key, "addr", ln.Addr().String())
 	}
+	return nil
+}
+
+// serveOn opens listen.<key> (nothing if addr is "") and runs serve on it
+// in a goroutine; serve returns closed when its server stops.
+func (s *server) serveOn(key, addr string, serve func(net.Listener) error, closed error) error {
+	if addr == "" {
+		return nil
+	}
+	ln, err := listen(key, addr)
+	if err != nil {
+		return err
+	}
+	go func() {
+		if err := serve(ln); err != nil && !errors.Is(err, closed) {
+			s.log.Error("listener failed", "listen", key, "err", err)
+		}
+	}()
+	s.log.Info("listening", "service", key, "addr", ln.Addr().String())
 	return nil
 }
 
@@ -395,20 +404,10 @@ func (s *server) startIMAP(ctx context.Context) error {
 		key, addr string
 		mode      imapd.Mode
 	}{{"imap", s.cfg.Listen.IMAP, imapd.IMAP}, {"imaps", s.cfg.Listen.IMAPS, imapd.IMAPS}} {
-		if l.addr == "" {
-			continue
-		}
-		ln, err := listen(l.key, l.addr)
-		if err != nil {
+		if err := s.serveOn(l.key, l.addr, func(ln net.Listener) error { return srv.Serve(ln, l.mode) }, imapd.ErrServerClosed); err != nil {
 			srv.Close()
 			return err
 		}
-		go func() {
-			if err := srv.Serve(ln, l.mode); err != nil && !errors.Is(err, imapd.ErrServerClosed) {
-				s.log.Error("imap listener failed", "listen", l.key, "err", err)
-			}
-		}()
-		s.log.Info("listening", "service", l.key, "addr", ln.Addr().String())
 	}
 	return nil
 }

@@ -4,10 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/netip"
-	"sync"
 	"time"
-
-	"github.com/tidings/tidings/accounts"
 )
 
 // libraryIdleDeadline: imapserver sets read deadlines of 30 s (before
@@ -17,59 +14,39 @@ import (
 // Config.IdleTimeout.
 const libraryIdleDeadline = 30 * time.Minute
 
-// limitListener refuses a client address's connections beyond
-// MaxConnsPerIP at accept, with a BYE on plain-text ports.
-type limitListener struct {
+// listener applies the per-address connection limit (BYE at accept on the
+// plain-text port) and wraps each connection in a limitConn.
+func (s *Server) listener(ln net.Listener, mode Mode) net.Listener {
+	var refusal []byte
+	if mode == IMAP {
+		refusal = []byte("* BYE [UNAVAILABLE] Too many connections from your address\r\n")
+	}
+	refused := func(ip netip.Addr) {
+		s.log.Warn("too many connections from one address", "remote", ip, "mode", mode.String())
+	}
+	return idleListener{s.limit.Wrap(ln, refusal, refused), mode, s.cfg.IdleTimeout}
+}
+
+type idleListener struct {
 	net.Listener
-	s    *Server
 	mode Mode
+	idle time.Duration
 }
 
-func (l *limitListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		ip := accounts.RemoteIP(c.RemoteAddr())
-		if l.s.admit(ip) {
-			return &limitConn{Conn: c, mode: l.mode, idle: l.s.cfg.IdleTimeout, release: func() { l.s.release(ip) }}, nil
-		}
-		l.s.log.Warn("too many connections from one address", "remote", ip, "mode", l.mode.String())
-		if l.mode == IMAP {
-			c.SetWriteDeadline(time.Now().Add(time.Second))
-			c.Write([]byte("* BYE [UNAVAILABLE] Too many connections from your address\r\n"))
-		}
-		c.Close()
+func (l idleListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
 	}
+	return &limitConn{Conn: c, mode: l.mode, idle: l.idle}, nil
 }
 
-func (s *Server) admit(ip netip.Addr) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.perIP[ip] >= s.cfg.MaxConnsPerIP {
-		return false
-	}
-	s.perIP[ip]++
-	return true
-}
-
-func (s *Server) release(ip netip.Addr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.perIP[ip]--; s.perIP[ip] <= 0 {
-		delete(s.perIP, ip)
-	}
-}
-
-// limitConn releases its slot once, and applies the configured idle
-// timeout in place of the library's.
+// limitConn applies the configured idle timeout in place of the
+// library's, and remembers its listener's mode.
 type limitConn struct {
 	net.Conn
-	mode    Mode
-	idle    time.Duration
-	release func()
-	once    sync.Once
+	mode Mode
+	idle time.Duration
 }
 
 func (c *limitConn) SetReadDeadline(t time.Time) error {
@@ -84,12 +61,6 @@ func (c *limitConn) SetDeadline(t time.Time) error {
 		return err
 	}
 	return c.Conn.SetWriteDeadline(t)
-}
-
-func (c *limitConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
 }
 
 // unwrapConn finds our limitConn under TLS.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/internal/connlimit"
 	"github.com/tidings/tidings/mail/store"
 )
 
@@ -48,6 +48,7 @@ type Deps struct {
 // listener.
 type Server struct {
 	cfg         Config
+	limit       *connlimit.Limiter // connections per client address, across listeners
 	tls         *tls.Config
 	accounts    *accounts.Store
 	store       *store.Store
@@ -65,7 +66,6 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	sessions  map[*session]struct{}
 	users     map[int64]*userState
-	perIP     map[netip.Addr]int
 }
 
 // New returns a server.
@@ -80,9 +80,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, tls: d.TLS, accounts: d.Accounts, store: d.Store, log: log.With("proto", "imap"),
+	s := &Server{cfg: cfg, limit: &connlimit.Limiter{Max: cfg.MaxConnsPerIP}, tls: d.TLS, accounts: d.Accounts, store: d.Store, log: log.With("proto", "imap"),
 		listeners: map[net.Listener]struct{}{}, sessions: map[*session]struct{}{},
-		users: map[int64]*userState{}, perIP: map[netip.Addr]int{}}
+		users: map[int64]*userState{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.imap = imapserver.New(&imapserver.Options{
 		NewSession: s.newSession,
@@ -122,7 +122,7 @@ var capabilities = imap.CapSet{
 // Serve accepts connections on ln until Shutdown or Close. For IMAPS, ln
 // is a plain TCP listener: Serve adds TLS.
 func (s *Server) Serve(ln net.Listener, mode Mode) error {
-	var l net.Listener = &limitListener{Listener: ln, s: s, mode: mode}
+	l := s.listener(ln, mode)
 	if mode == IMAPS {
 		l = tls.NewListener(l, s.tls)
 	}

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 
 	"github.com/emersion/go-smtp"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/internal/connlimit"
 	"github.com/tidings/tidings/mail/delivery"
 	"github.com/tidings/tidings/mail/verify"
 )
@@ -39,6 +39,7 @@ func (m Mode) String() string {
 // listener.
 type Server struct {
 	cfg      Config
+	limit    *connlimit.Limiter // connections per client address, across listeners
 	hostname string
 	tls      *tls.Config
 	accounts *accounts.Store
@@ -49,7 +50,6 @@ type Server struct {
 	mu       sync.Mutex
 	servers  []*smtp.Server
 	sessions map[*session]struct{}
-	perIP    map[netip.Addr]int
 	closed   bool
 	nextID   atomic.Uint64
 }
@@ -76,8 +76,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, hostname: d.Hostname, tls: d.TLS, accounts: d.Accounts, deliver: d.Deliverer, verifier: d.Verifier,
-		log: log.With("proto", "smtp"), sessions: map[*session]struct{}{}, perIP: map[netip.Addr]int{}}, nil
+	return &Server{cfg: cfg, limit: &connlimit.Limiter{Max: cfg.MaxConnsPerIP}, hostname: d.Hostname, tls: d.TLS, accounts: d.Accounts, deliver: d.Deliverer, verifier: d.Verifier,
+		log: log.With("proto", "smtp"), sessions: map[*session]struct{}{}}, nil
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -95,7 +95,7 @@ func (s *Server) Serve(ln net.Listener, mode Mode) error {
 	srv.ReadTimeout, srv.WriteTimeout = s.cfg.ReadTimeout, s.cfg.WriteTimeout
 	srv.EnableSMTPUTF8 = true
 	srv.ErrorLog = errorLog{s.log.With("mode", mode.String())}
-	ln = &limitListener{Listener: ln, s: s, tls: mode == Submissions}
+	ln = s.listener(ln, mode)
 	if mode == Submissions {
 		ln = tls.NewListener(ln, s.tls)
 	}

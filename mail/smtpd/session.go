@@ -28,7 +28,7 @@ type session struct {
 	s      *Server
 	mode   Mode
 	c      *smtp.Conn
-	conn   *limitConn
+	conn   *replyConn
 	remote netip.Addr
 	log    *slog.Logger
 
