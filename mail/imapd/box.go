@@ -47,7 +47,7 @@ type msgState struct {
 var systemFlags = []imap.Flag{imap.FlagAnswered, imap.FlagDeleted, imap.FlagDraft, imap.FlagFlagged, imap.FlagSeen}
 
 func (b *box) loadLocked(ctx context.Context, st *store.Store) error {
-	ms, err := st.List(ctx, b.id, store.AllUIDs, false)
+	ms, err := st.Index(ctx, b.id, 1)
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (b *box) refreshAdded(ctx context.Context, st *store.Store) error {
 	if failed {
 		return nil
 	}
-	ms, err := st.List(ctx, b.id, []store.UIDRange{{Start: last + 1, Stop: 0}}, false)
+	ms, err := st.Index(ctx, b.id, last+1)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func (b *box) refreshAdded(ctx context.Context, st *store.Store) error {
 	return nil
 }
 
-func (b *box) addLocked(ms []store.Message) {
+func (b *box) addLocked(ms []store.Indexed) {
 	newKeywords := false
 	for _, m := range ms {
 		if m.UID <= b.lastUID() {
@@ -227,7 +227,7 @@ func (b *box) storedFlags(updates []store.FlagUpdate, source *imapserver.Session
 
 // resync compares the whole mailbox with the store.
 func (b *box) resync(ctx context.Context, st *store.Store) error {
-	ms, err := st.List(ctx, b.id, store.AllUIDs, false)
+	ms, err := st.Index(ctx, b.id, 1)
 	if err != nil {
 		return err
 	}

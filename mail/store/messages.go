@@ -334,3 +334,32 @@ func (s *Store) Open(ctx context.Context, mailboxID int64, uid uint32) (Message,
 	}
 	return m, newBody(ctx, s.db, m.bodyID, m.Size), nil
 }
+
+// Indexed is the light view of a message that selecting a mailbox needs.
+type Indexed struct {
+	UID    uint32
+	ModSeq uint64
+	Flags  []string
+}
+
+// Index returns the messages of a mailbox from UID from on, ascending,
+// with only UID, MODSEQ and flags: what IMAP SELECT and resynchronisation
+// need, several times cheaper than List on a large mailbox.
+func (s *Store) Index(ctx context.Context, mailboxID int64, from uint32) ([]Indexed, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT uid, modseq, flags FROM messages WHERE mailbox_id = $1 AND uid >= $2 ORDER BY uid", mailboxID, from)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Indexed
+	for rows.Next() {
+		var m Indexed
+		var flags string
+		if err := rows.Scan(&m.UID, &m.ModSeq, &flags); err != nil {
+			return nil, err
+		}
+		m.Flags = splitFlags(flags)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}

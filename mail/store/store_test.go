@@ -543,4 +543,7 @@ func TestEmptySetIsNothing(t *testing.T) {
 	if msgs, _ := f.s.List(f.ctx, box.ID, AllUIDs, false); len(msgs) != 1 {
 		t.Errorf("List(AllUIDs) = %d messages", len(msgs))
 	}
+	if idx, err := f.s.Index(f.ctx, box.ID, 1); err != nil || len(idx) != 1 || idx[0].UID != 1 || !slices.Equal(idx[0].Flags, []string{`\Deleted`}) {
+		t.Errorf("Index = %+v, %v", idx, err)
+	}
 }
