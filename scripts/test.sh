@@ -23,6 +23,8 @@ DEB_PACKAGES=(
 	libnet-ssleay-perl # TLS for swaks (only recommended by the package)
 	python3:python3  # smtplib interop test (standard library only)
 	python3-aiosmtpd # peer MTA of the outbound interop test (cmd/tidings/interop_outbound_test.go)
+	isync:mbsync     # IMAP sync interop test (cmd/tidings/interop_imap_test.go)
+	postfix:/usr/sbin/smtp-source # smtp-source loads the MX (cmd/tidings/interop_postfix_test.go); preseeded in packages()
 )
 
 GO_TEST_TIMEOUT=${GO_TEST_TIMEOUT:-20m}
@@ -78,6 +80,24 @@ packages() {
 		fi
 		echo "(continuing: tests that need them may be skipped or fail)" >&2
 		return 0
+	fi
+	# postfix is wanted only for smtp-source: preseed debconf so that it
+	# installs without asking, sets up no mail system and starts no daemon.
+	# It conflicts with every other MTA (exim4, ...), which apt-get -y would
+	# remove: leave it out then (its test skips, or fails in CI mode).
+	if [[ " ${missing[*]} " == *" postfix "* ]]; then
+		if [[ -e /usr/sbin/sendmail ]]; then
+			echo "not installing postfix: it would replace the MTA that provides /usr/sbin/sendmail" >&2
+			local keep=()
+			for pkg in "${missing[@]}"; do
+				[[ $pkg == postfix ]] || keep+=("$pkg")
+			done
+			missing=("${keep[@]}")
+			((${#missing[@]} > 0)) || return 0
+		else
+			printf '%s\n' 'postfix postfix/main_mailer_type select No configuration' \
+				'postfix postfix/mailname string localhost' | debconf-set-selections
+		fi
 	fi
 	echo "installing: ${missing[*]}"
 	apt-get update </dev/null
