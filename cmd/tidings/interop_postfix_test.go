@@ -147,15 +147,8 @@ func TestInteropPostfixSmtpSource(t *testing.T) {
 	}
 	// RFC 3848 (and RFC 5321 §4.4) name the protocol of a session opened
 	// with HELO "SMTP", with EHLO "ESMTP"; smtp-source sends HELO.
-	// BUG (mail/smtpd, session.received): the Received field always says
-	// ESMTP for a session without TLS or AUTH, HELO or EHLO. Until that is
-	// fixed, ESMTP is let through and only logged; anything else fails.
 	for proto, n := range protocols {
-		switch proto {
-		case "SMTP":
-		case "ESMTP":
-			t.Logf("known bug, not asserted: %d messages sent after HELO carry \"with ESMTP\" in Received, want \"with SMTP\" (RFC 3848)", n)
-		default:
+		if proto != "SMTP" {
 			t.Errorf("%d messages carry \"with %s\" in Received, want SMTP (HELO, no TLS, no AUTH)", n, proto)
 		}
 	}

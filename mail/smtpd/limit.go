@@ -1,9 +1,11 @@
 package smtpd
 
 import (
+	"bytes"
 	"crypto/tls"
 	"net"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 )
 
@@ -31,10 +33,42 @@ func (l replyListener) Accept() (net.Conn, error) {
 }
 
 // replyConn can close itself right after the next reply is written, to end
-// a connection with a final reply.
+// a connection with a final reply. It also notes whether the client's first
+// greeting was HELO (plain SMTP) rather than EHLO, which go-smtp does not
+// tell: the Received header names the protocol (RFC 3848).
 type replyConn struct {
 	net.Conn
 	closeAfter atomic.Bool
+	greeted    bool // the first greeting command was seen (reads are sequential)
+	helo       atomic.Bool
+}
+
+func (c *replyConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if !c.greeted && n > 0 {
+		c.noteGreeting(p[:n])
+	}
+	return n, err
+}
+
+// noteGreeting looks at the clear-text input for the first HELO or EHLO.
+func (c *replyConn) noteGreeting(b []byte) {
+	for len(b) >= 4 {
+		switch strings.ToUpper(string(b[:4])) {
+		case "HELO":
+			c.helo.Store(true)
+			c.greeted = true
+			return
+		case "EHLO":
+			c.greeted = true
+			return
+		}
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return
+		}
+		b = b[i+1:]
+	}
 }
 
 func (c *replyConn) Write(p []byte) (int, error) {

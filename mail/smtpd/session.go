@@ -282,7 +282,11 @@ func (x *session) checkHeader(h header) error {
 // protocol names RFC 3848).
 func (x *session) received() string {
 	with := "ESMTP"
-	if _, ok := x.c.TLSConnectionState(); ok {
+	_, secure := x.c.TLSConnectionState()
+	if !secure && x.conn != nil && x.conn.helo.Load() {
+		with = "SMTP" // HELO, not EHLO (RFC 3848)
+	}
+	if secure {
 		with += "S"
 	}
 	if x.user != nil {

@@ -659,3 +659,22 @@ type syncLog struct {
 
 func (l *syncLog) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
 func (l *syncLog) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// TestReceivedProtocol: HELO sessions are "with SMTP", EHLO "with ESMTP"
+// (RFC 3848).
+func TestReceivedProtocol(t *testing.T) {
+	e := newEnv(t, dbtest.SQLite(t), nil)
+	for _, greet := range []string{"HELO", "EHLO"} {
+		r := dialRaw(t, e.addr[MX])
+		for _, cmd := range []string{greet + " old.example\r\n", "MAIL FROM:<a@old.example>\r\n", "RCPT TO:<juliet@capulet.example>\r\n", "DATA\r\n",
+			"Subject: " + greet + "\r\n\r\nx\r\n.\r\n"} {
+			if got := r.send(cmd); !strings.HasPrefix(got, "250") && !strings.HasPrefix(got, "354") {
+				t.Fatalf("%s: %q", cmd, got)
+			}
+		}
+	}
+	got := e.inbox(t, e.juliet)
+	if len(got) != 2 || !strings.Contains(got[0], "with SMTP id") || !strings.Contains(got[1], "with ESMTP id") {
+		t.Errorf("Received protocols:\n%s\n---\n%s", got[0], got[1])
+	}
+}
