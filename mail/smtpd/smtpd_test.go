@@ -632,7 +632,19 @@ func TestMXDMARC(t *testing.T) {
 func TestTraceRedactsAuth(t *testing.T) {
 	var log syncLog
 	e := newEnv(t, dbtest.SQLite(t), nil)
-	e.srv.log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// A server of its own, logging at debug level from the start.
+	srv, err := New(DefaultConfig(), Deps{Hostname: "mail.capulet.example", TLS: selfSigned(t), Accounts: e.acc,
+		Deliverer: e.srv.deliver, Log: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln, Submission)
+	t.Cleanup(func() { srv.Close() })
+	e.addr[Submission] = ln.Addr().String()
 	c := e.submit(t, "juliet@capulet.example")
 	if err := send(c, "juliet@capulet.example", []string{"romeo@capulet.example"}, testMail("juliet@capulet.example", "secret body")+"the secret text\r\n"); err != nil {
 		t.Fatal(err)
