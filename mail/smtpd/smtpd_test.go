@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -688,5 +689,33 @@ func TestReceivedProtocol(t *testing.T) {
 	got := e.inbox(t, e.juliet)
 	if len(got) != 2 || !strings.Contains(got[0], "with SMTP id") || !strings.Contains(got[1], "with ESMTP id") {
 		t.Errorf("Received protocols:\n%s\n---\n%s", got[0], got[1])
+	}
+}
+
+// TestChunking: BDAT (RFC 3030) delivers like DATA, and the smuggling and
+// size checks apply to chunks too.
+func TestChunking(t *testing.T) {
+	e := newEnv(t, dbtest.SQLite(t), nil)
+	r := dialRaw(t, e.addr[MX])
+	if got := r.send("EHLO x\r\n"); !strings.HasPrefix(got, "250") {
+		t.Fatal(got)
+	}
+	part1, part2 := "Subject: chunked\r\nFrom: a@b.example\r\n\r\nfirst ", "half\r\n"
+	for _, cmd := range []string{"MAIL FROM:<a@b.example>\r\n", "RCPT TO:<juliet@capulet.example>\r\n",
+		fmt.Sprintf("BDAT %d\r\n%s", len(part1), part1), fmt.Sprintf("BDAT %d LAST\r\n%s", len(part2), part2)} {
+		if got := r.send(cmd); !strings.HasPrefix(got, "250") {
+			t.Fatalf("%q -> %q", cmd, got)
+		}
+	}
+	bad := "Subject: x\r\n\r\nbare\nlf\r\n"
+	for _, cmd := range []string{"MAIL FROM:<a@b.example>\r\n", "RCPT TO:<juliet@capulet.example>\r\n"} {
+		r.send(cmd)
+	}
+	if got := r.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(bad), bad)); !strings.HasPrefix(got, "554 5.6.0") {
+		t.Errorf("bare LF in BDAT: %q", got)
+	}
+	got := e.inbox(t, e.juliet)
+	if len(got) != 1 || !strings.HasSuffix(got[0], part1+part2) {
+		t.Fatalf("INBOX: %q", got)
 	}
 }
