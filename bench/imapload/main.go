@@ -11,15 +11,10 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"flag"
 	"fmt"
 	"log"
-	"math/big"
 	mrand "math/rand/v2"
 	"net"
 	"os"
@@ -34,6 +29,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/internal/testcert"
 	"github.com/tidings/tidings/mail/imapd"
 	"github.com/tidings/tidings/mail/store"
 	"github.com/tidings/tidings/migrations"
@@ -100,9 +96,13 @@ func setup(dir string) (*bench, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	tlsCfg, err := testcert.Config("mail.capulet.example")
+	if err != nil {
+		return nil, nil, err
+	}
 	cfg := imapd.DefaultConfig()
 	cfg.MaxConnsPerIP, cfg.MaxConnsPerUser = 100, 100
-	srv, err := imapd.New(cfg, imapd.Deps{TLS: selfSigned(), Accounts: acc, Store: st})
+	srv, err := imapd.New(cfg, imapd.Deps{TLS: tlsCfg, Accounts: acc, Store: st})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -297,12 +297,4 @@ func op(c *imapclient.Client, r int) error {
 		_, err := cmd.Wait()
 		return err
 	}
-}
-
-func selfSigned() *tls.Config {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"mail.capulet.example"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
 }

@@ -10,15 +10,9 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"flag"
 	"fmt"
 	"log"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -30,6 +24,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/internal/testcert"
 	"github.com/tidings/tidings/mail/delivery"
 	"github.com/tidings/tidings/mail/smtpd"
 	"github.com/tidings/tidings/mail/store"
@@ -74,9 +69,13 @@ func run(conns, n, size int, dir string) error {
 	if err != nil {
 		return err
 	}
+	tlsCfg, err := testcert.Config("mail.capulet.example")
+	if err != nil {
+		return err
+	}
 	cfg := smtpd.DefaultConfig()
 	cfg.MaxConnsPerIP = conns + 1
-	srv, err := smtpd.New(cfg, smtpd.Deps{Hostname: "mail.capulet.example", TLS: selfSigned(), Accounts: acc,
+	srv, err := smtpd.New(cfg, smtpd.Deps{Hostname: "mail.capulet.example", TLS: tlsCfg, Accounts: acc,
 		Deliverer: &delivery.Deliverer{Store: st}})
 	if err != nil {
 		return err
@@ -149,12 +148,4 @@ func message(size int) string {
 		b.WriteString(strings.Repeat("x", min(76, size-2-b.Len())) + "\r\n")
 	}
 	return b.String()
-}
-
-func selfSigned() *tls.Config {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"mail.capulet.example"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -186,21 +185,7 @@ func startInteropServer(t *testing.T) *interopServer {
 		s.cli(t, interopPassword+"\n", "user", "add", u, "--password-stdin")
 	}
 
-	cfg, _, err := loadConfig("", s.environ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := openDatabase(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if s.acc, err = accounts.New(db, cfg.Accounts, slog.New(slog.DiscardHandler), nil); err != nil {
-		t.Fatal(err)
-	}
-	if s.st, err = store.New(db, cfg.DataDir, nil); err != nil {
-		t.Fatal(err)
-	}
+	openInteropStores(t, s)
 	return s
 }
 

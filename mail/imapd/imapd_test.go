@@ -4,14 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"strings"
@@ -23,6 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/internal/testcert"
 	"github.com/tidings/tidings/mail/store"
 	"github.com/tidings/tidings/migrations"
 	"github.com/tidings/tidings/migrations/dbtest"
@@ -44,14 +40,11 @@ type env struct {
 }
 
 func selfSigned(t testing.TB) *tls.Config {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"mail.capulet.example"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	c, err := testcert.Config("mail.capulet.example")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	return c
 }
 
 // newEnv starts a server on both modes over db, with juliet and romeo.

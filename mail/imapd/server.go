@@ -134,7 +134,6 @@ func (s *Server) Serve(ln net.Listener, mode Mode) error {
 	}
 	s.listeners[l] = struct{}{}
 	s.mu.Unlock()
-	s.log.Info("listening", "mode", mode.String(), "addr", ln.Addr().String())
 	if err := s.imap.Serve(l); err != nil {
 		s.mu.Lock()
 		closed := s.closed

@@ -2,15 +2,10 @@ package queue
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"database/sql"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"strconv"
@@ -21,6 +16,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/tidings/tidings/internal/testcert"
 	"github.com/tidings/tidings/migrations"
 	"github.com/tidings/tidings/migrations/dbtest"
 )
@@ -110,11 +106,11 @@ func (p *peer) received() []received {
 }
 
 func selfSigned(t testing.TB) *tls.Config {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"mx.montague.example"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	c, err := testcert.Config("mx.montague.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func startPeer(t *testing.T, withTLS bool) *peer {

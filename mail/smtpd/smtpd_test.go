@@ -3,17 +3,12 @@ package smtpd
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"strings"
@@ -25,6 +20,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/internal/testcert"
 	"github.com/tidings/tidings/mail/delivery"
 	"github.com/tidings/tidings/mail/dkim"
 	"github.com/tidings/tidings/mail/queue"
@@ -52,14 +48,11 @@ type env struct {
 }
 
 func selfSigned(t testing.TB) *tls.Config {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"mail.capulet.example"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	c, err := testcert.Config("mail.capulet.example")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	return c
 }
 
 func newEnv(t *testing.T, db *migrations.DB, mod func(*Config)) *env {

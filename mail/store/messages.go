@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -151,7 +152,7 @@ func (s *Store) deliverOne(ctx context.Context, tx *sql.Tx, t Target, bodyID int
 	if err != nil {
 		return r, err
 	}
-	name, err := NormalizeMailboxName(cmpOr(t.Mailbox, "INBOX"))
+	name, err := NormalizeMailboxName(cmp.Or(t.Mailbox, "INBOX"))
 	if err != nil {
 		return r, err
 	}
@@ -178,13 +179,6 @@ func (s *Store) deliverOne(ctx context.Context, tx *sql.Tx, t Target, bodyID int
 		m.ID, r.UID, r.ModSeq, bodyID, size, date.Unix(), strings.Join(flags, " "), hasFlag(flags, `\Seen`), hasFlag(flags, `\Deleted`),
 		unixOrZero(h.sentDate), h.subject, h.from, h.to, h.messageID, h.envelopeJSON)
 	return r, err
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func unixOrZero(t time.Time) int64 {
