@@ -13,6 +13,8 @@ import (
 
 	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/mail/imapd"
+	"github.com/tidings/tidings/xmpp/c2s"
+	"github.com/tidings/tidings/xmpp/router"
 	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/smtpd"
 	"github.com/tidings/tidings/migrations"
@@ -34,6 +36,14 @@ type Config struct {
 	SMTP     smtpd.Config      `toml:"smtp" doc:"SMTP limits, for the MX (listen.smtp) and submission (listen.submission, listen.submissions) listeners."`
 	Queue    queue.Config      `toml:"queue" doc:"The outbound queue: delivery of submitted mail to other domains' mail servers."`
 	IMAP     imapd.Config      `toml:"imap" doc:"IMAP limits, for listen.imap (STARTTLS) and listen.imaps (implicit TLS)."`
+	XMPP     XMPPConfig        `toml:"xmpp" doc:"XMPP: server features and storage limits."`
+}
+
+// XMPPConfig is the [xmpp] section: the router's settings, and the client
+// streams in [xmpp.c2s].
+type XMPPConfig struct {
+	router.Config
+	C2S c2s.Config `toml:"c2s" doc:"Client connections (listen.xmpp_client, listen.xmpp_client_tls): TLS, timeouts, queue and stanza limits."`
 }
 
 // LogConfig selects the log format and level.
@@ -67,7 +77,8 @@ type ListenConfig struct {
 }
 
 // builtListeners are the services this build serves.
-var builtListeners = map[string]bool{"admin": true, "smtp": true, "submission": true, "submissions": true, "imap": true, "imaps": true}
+var builtListeners = map[string]bool{"admin": true, "smtp": true, "submission": true, "submissions": true, "imap": true, "imaps": true,
+	"xmpp_client": true, "xmpp_client_tls": true}
 
 // DefaultConfig is the configuration with no file and no environment.
 // Machine-dependent defaults (hostname, database path) are filled by
@@ -88,6 +99,7 @@ func DefaultConfig() Config {
 		SMTP:     smtpd.DefaultConfig(),
 		Queue:    queue.DefaultConfig(),
 		IMAP:     imapd.DefaultConfig(),
+		XMPP:     XMPPConfig{Config: router.DefaultConfig(), C2S: c2s.DefaultConfig()},
 	}
 }
 
@@ -140,7 +152,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Listen.validate()...)
-	errs = append(errs, c.Database.Validate(), c.Accounts.Validate(), c.SMTP.Validate(), c.Queue.Validate(), c.IMAP.Validate())
+	errs = append(errs, c.Database.Validate(), c.Accounts.Validate(), c.SMTP.Validate(), c.Queue.Validate(), c.IMAP.Validate(), c.XMPP.Config.Validate(), c.XMPP.C2S.Validate())
 	return errors.Join(errs...)
 }
 

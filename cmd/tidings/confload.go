@@ -214,6 +214,10 @@ func walk(v reflect.Value, path []string, section func(path []string, doc string
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name := f.Tag.Get("toml")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			walk(v.Field(i), path, section, visit) // an embedded struct's keys belong to this section
+			continue
+		}
 		if name == "" || name == "-" {
 			continue
 		}

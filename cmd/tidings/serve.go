@@ -22,6 +22,9 @@ import (
 	"github.com/tidings/tidings/mail/delivery"
 	"github.com/tidings/tidings/mail/dkim"
 	"github.com/tidings/tidings/mail/imapd"
+	"github.com/tidings/tidings/xmpp/c2s"
+	"github.com/tidings/tidings/xmpp/router"
+	xstorage "github.com/tidings/tidings/xmpp/storage"
 	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/smtpd"
 	"github.com/tidings/tidings/mail/store"
@@ -88,6 +91,9 @@ type server struct {
 	stopQueue func()
 	smtp      *smtpd.Server
 	imap      *imapd.Server
+	router    *router.Router
+	c2s       *c2s.Server
+	stopXMPP  func()
 	admin     *adminServer
 }
 
@@ -108,6 +114,7 @@ func (s *server) subsystems() []subsystem {
 		{"queue", s.startQueue, func(context.Context) error { s.stopQueue(); return nil }},
 		{"smtp", s.startSMTP, func(ctx context.Context) error { return s.smtp.Shutdown(ctx) }},
 		{"imap", s.startIMAP, func(ctx context.Context) error { return s.imap.Shutdown(ctx) }},
+		{"xmpp", s.startXMPP, func(ctx context.Context) error { defer s.stopXMPP(); return s.c2s.Shutdown(ctx) }},
 		{"admin", s.startAdmin, func(ctx context.Context) error { return s.admin.Shutdown(ctx) }},
 	}
 }
@@ -406,6 +413,34 @@ func (s *server) startIMAP(ctx context.Context) error {
 	}{{"imap", s.cfg.Listen.IMAP, imapd.IMAP}, {"imaps", s.cfg.Listen.IMAPS, imapd.IMAPS}} {
 		if err := s.serveOn(l.key, l.addr, func(ln net.Listener) error { return srv.Serve(ln, l.mode) }, imapd.ErrServerClosed); err != nil {
 			srv.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+// startXMPP starts the router and the client listeners.
+func (s *server) startXMPP(ctx context.Context) error {
+	router.Version = version
+	st := xstorage.New(s.db, s.cfg.XMPP.StorageConfig())
+	r := router.New(s.cfg.XMPP.Config, s.accounts, st, s.log)
+	if err := r.Refresh(ctx); err != nil {
+		return err
+	}
+	srv, err := c2s.New(s.cfg.XMPP.C2S, s.tls, s.accounts, r, s.log)
+	if err != nil {
+		return err
+	}
+	s.router, s.c2s = r, srv
+	s.stopXMPP = s.accounts.Subscribe(r.AccountEvent)
+	s.reg.MustRegister(xmppCollector{r})
+	for _, l := range []struct {
+		key, addr string
+		direct    bool
+	}{{"xmpp_client", s.cfg.Listen.XMPPClient, false}, {"xmpp_client_tls", s.cfg.Listen.XMPPClientTLS, true}} {
+		if err := s.serveOn(l.key, l.addr, func(ln net.Listener) error { return srv.Serve(ln, l.direct) }, c2s.ErrServerClosed); err != nil {
+			srv.Shutdown(ctx)
+			s.stopXMPP()
 			return err
 		}
 	}
