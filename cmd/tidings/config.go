@@ -13,11 +13,11 @@ import (
 
 	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/mail/imapd"
-	"github.com/tidings/tidings/xmpp/c2s"
-	"github.com/tidings/tidings/xmpp/router"
 	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/smtpd"
 	"github.com/tidings/tidings/migrations"
+	"github.com/tidings/tidings/xmpp/c2s"
+	"github.com/tidings/tidings/xmpp/router"
 )
 
 // Config is the whole tidings.toml. Each package owns its section's type,

@@ -22,14 +22,14 @@ import (
 	"github.com/tidings/tidings/mail/delivery"
 	"github.com/tidings/tidings/mail/dkim"
 	"github.com/tidings/tidings/mail/imapd"
-	"github.com/tidings/tidings/xmpp/c2s"
-	"github.com/tidings/tidings/xmpp/router"
-	xstorage "github.com/tidings/tidings/xmpp/storage"
 	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/smtpd"
 	"github.com/tidings/tidings/mail/store"
 	"github.com/tidings/tidings/mail/verify"
 	"github.com/tidings/tidings/migrations"
+	"github.com/tidings/tidings/xmpp/c2s"
+	"github.com/tidings/tidings/xmpp/router"
+	xstorage "github.com/tidings/tidings/xmpp/storage"
 )
 
 func init() {

@@ -8,9 +8,9 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/xml"
-	"io"
 	"errors"
 	"hash"
+	"io"
 	"strconv"
 	"strings"
 

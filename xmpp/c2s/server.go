@@ -18,16 +18,16 @@ import (
 
 // Config tunes client streams.
 type Config struct {
-	RequireTLS         bool                 `toml:"require_tls" doc:"Refuse to authenticate on :5222 before STARTTLS (RFC 6120 §5.3.1). Leave on outside tests."`
-	NegotiationTimeout time.Duration        `toml:"negotiation_timeout" doc:"Time a new connection has to finish TLS, SASL and resource binding."`
-	PingAfter          time.Duration        `toml:"ping_after" doc:"A bound session silent this long gets an XEP-0199 ping from the server."`
-	PingTimeout        time.Duration        `toml:"ping_timeout" doc:"A pinged session that stays silent this much longer is closed as dead."`
-	WriteTimeout       time.Duration        `toml:"write_timeout" doc:"Longest a write to a client may block before the session is closed."`
-	MaxQueueBytes      int                  `toml:"max_queue_bytes" doc:"Bytes queued for one client before it counts as too slow and is disconnected (so it cannot stall others)."`
-	MaxConnsPerIP      int                  `toml:"max_conns_per_ip" doc:"Simultaneous client connections from one address."`
-	MaxAuthFailures    int                  `toml:"max_auth_failures" doc:"Failed SASL attempts on one stream before it is closed."`
-	PreAuth            streamreader.Limits  `toml:"pre_auth" doc:"Limits before authentication."`
-	PostAuth           streamreader.Limits  `toml:"post_auth" doc:"Limits after authentication."`
+	RequireTLS         bool                `toml:"require_tls" doc:"Refuse to authenticate on :5222 before STARTTLS (RFC 6120 §5.3.1). Leave on outside tests."`
+	NegotiationTimeout time.Duration       `toml:"negotiation_timeout" doc:"Time a new connection has to finish TLS, SASL and resource binding."`
+	PingAfter          time.Duration       `toml:"ping_after" doc:"A bound session silent this long gets an XEP-0199 ping from the server."`
+	PingTimeout        time.Duration       `toml:"ping_timeout" doc:"A pinged session that stays silent this much longer is closed as dead."`
+	WriteTimeout       time.Duration       `toml:"write_timeout" doc:"Longest a write to a client may block before the session is closed."`
+	MaxQueueBytes      int                 `toml:"max_queue_bytes" doc:"Bytes queued for one client before it counts as too slow and is disconnected (so it cannot stall others)."`
+	MaxConnsPerIP      int                 `toml:"max_conns_per_ip" doc:"Simultaneous client connections from one address."`
+	MaxAuthFailures    int                 `toml:"max_auth_failures" doc:"Failed SASL attempts on one stream before it is closed."`
+	PreAuth            streamreader.Limits `toml:"pre_auth" doc:"Limits before authentication."`
+	PostAuth           streamreader.Limits `toml:"post_auth" doc:"Limits after authentication."`
 }
 
 // DefaultConfig returns the documented defaults.

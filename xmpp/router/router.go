@@ -416,7 +416,7 @@ func (r *Router) Online(bare string) bool {
 
 // Stats are counters for metrics.
 type Stats struct {
-	Users, Sessions                   int
+	Users, Sessions                int
 	StanzasIn, StanzasOut, Offline int64
 }
 
