@@ -25,6 +25,8 @@ DEB_PACKAGES=(
 	python3-aiosmtpd # peer MTA of the outbound interop test (cmd/tidings/interop_outbound_test.go)
 	isync:mbsync     # IMAP sync interop test (cmd/tidings/interop_imap_test.go)
 	postfix:/usr/sbin/smtp-source # smtp-source loads the MX (cmd/tidings/interop_postfix_test.go); preseeded in packages()
+	python3-slixmpp  # XMPP client interop scenarios (cmd/tidings/interop_xmpp_test.go)
+	go-sendxmpp:go-sendxmpp # XMPP one-shot sender (cmd/tidings/interop_xmpp_test.go)
 )
 
 GO_TEST_TIMEOUT=${GO_TEST_TIMEOUT:-20m}
