@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tidings/tidings/migrations"
+	"github.com/tidings/tidings/xmpp/router"
 )
 
 // Admin listener limits: it answers probes and scrapes, nothing slow.
@@ -26,6 +28,7 @@ const (
 // adminServer serves /healthz and /metrics for operators and monitoring.
 type adminServer struct {
 	*http.Server
+	mux  *http.ServeMux
 	done chan struct{}
 	addr string // the bound address; "" when listen.admin is off
 }
@@ -40,6 +43,7 @@ func (s *server) startAdmin(ctx context.Context) error {
 		return fmt.Errorf("listen.admin: %w", err)
 	}
 	s.admin = newAdminServer(s.db, s.reg, s.log)
+	s.admin.handleSessions(s.router)
 	s.admin.addr = ln.Addr().String()
 	go func() {
 		defer close(s.admin.done)
@@ -73,6 +77,7 @@ func newAdminServer(db *migrations.DB, reg *prometheus.Registry, log *slog.Logge
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}))
 	return &adminServer{
+		mux: mux,
 		Server: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: adminReadHeaderTimeout,
@@ -82,6 +87,20 @@ func newAdminServer(db *migrations.DB, reg *prometheus.Registry, log *slog.Logge
 		},
 		done: make(chan struct{}),
 	}
+}
+
+// handleSessions serves GET /xmpp/sessions: the bound XMPP sessions as
+// JSON, for 'tidings xmpp sessions'. The admin listener is for operators
+// only (loopback or a private network), like /metrics.
+func (a *adminServer) handleSessions(r *router.Router) {
+	if r == nil {
+		return
+	}
+	a.mux.HandleFunc("GET /xmpp/sessions", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		json.NewEncoder(w).Encode(nonNil(r.Sessions()))
+	})
 }
 
 // Shutdown stops accepting, lets requests finish until ctx ends, then waits
