@@ -128,11 +128,7 @@ func (c *conn) jid() string {
 	return c.user.Address
 }
 
-func (c *conn) tlsConfig() *tls.Config {
-	cfg := c.srv.tls.Clone()
-	cfg.NextProtos = []string{"xmpp-client"}
-	return cfg
-}
+func (c *conn) tlsConfig() *tls.Config { return c.srv.tls }
 
 func (c *conn) handshake(tc *tls.Conn) error {
 	ctx, cancel := context.WithTimeout(c.srv.ctx, c.srv.cfg.NegotiationTimeout)

@@ -106,6 +106,7 @@ func New(cfg Config, tlsConfig *tls.Config, acc *accounts.Store, r *router.Route
 		listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}}
 	if tlsConfig != nil {
 		s.tls = tlsConfig.Clone()
+		s.tls.NextProtos = []string{"xmpp-client"} // XEP-0368 ALPN
 	}
 	randRead(s.secret[:])
 	s.ctx, s.cancel = context.WithCancel(context.Background())

@@ -28,8 +28,8 @@ func (res *Resource) outPresence(ctx context.Context, to JID, st *elem.Element) 
 		return // other types need a 'to'
 	}
 	if ev, ok := subscriptionEvents[typ]; ok {
-		if to.Local == "" && !r.Hosted(to.Domain) && to.Domain == res.JID.Domain {
-			return
+		if to.Local == "" && r.Hosted(to.Domain) {
+			return // our own domains have no presence to subscribe to
 		}
 		res.outSubscription(ctx, to.Bare(), typ, ev[0], st)
 		return
