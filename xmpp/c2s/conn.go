@@ -55,7 +55,8 @@ var errClosed = errors.New("stream closed")
 // sends to this client ever blocks on its socket.
 type conn struct {
 	srv       *Server
-	nc        net.Conn
+	raw       net.Conn // the accepted connection: hard closes, safe from any goroutine
+	nc        net.Conn // raw, or TLS over it; replaced only under wmu
 	tlsConn   *tls.Conn
 	directTLS bool
 	rd        *streamreader.Reader
@@ -83,19 +84,17 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn, directTLS bool) *conn {
-	return &conn{srv: s, nc: nc, directTLS: directTLS, remote: nc.RemoteAddr().String()}
+	return &conn{srv: s, raw: nc, nc: nc, directTLS: directTLS, remote: nc.RemoteAddr().String()}
 }
 
 func (c *conn) serve() {
-	defer c.nc.Close()
+	defer c.raw.Close()
 	cfg := c.srv.cfg
 	c.nc.SetReadDeadline(time.Now().Add(cfg.NegotiationTimeout))
 	if c.directTLS {
-		tc := tls.Server(c.nc, c.tlsConfig())
-		if err := c.handshake(tc); err != nil {
+		if err := c.upgrade(); err != nil {
 			return
 		}
-		c.nc, c.tlsConn = tc, tc
 	}
 	if c.tlsConn != nil || c.srv.tls == nil {
 		c.phase = phaseAuth
@@ -129,6 +128,21 @@ func (c *conn) jid() string {
 }
 
 func (c *conn) tlsConfig() *tls.Config { return c.srv.tls }
+
+// upgrade runs the TLS handshake and switches the connection to TLS. It
+// holds the write lock throughout, so that a Close from another goroutine
+// (Shutdown) neither races with the switch nor writes plaintext into the
+// handshake: its bytes wait and go out encrypted.
+func (c *conn) upgrade() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	tc := tls.Server(c.nc, c.tlsConfig())
+	if err := c.handshake(tc); err != nil {
+		return err
+	}
+	c.nc, c.tlsConn = tc, tc
+	return nil
+}
 
 func (c *conn) handshake(tc *tls.Conn) error {
 	ctx, cancel := context.WithTimeout(c.srv.ctx, c.srv.cfg.NegotiationTimeout)
@@ -314,13 +328,11 @@ func (c *conn) startTLS() error {
 	if err := c.writeNow([]byte(`<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`)); err != nil {
 		return err
 	}
-	tc := tls.Server(c.nc, c.tlsConfig())
-	if err := c.handshake(tc); err != nil {
+	if err := c.upgrade(); err != nil {
 		return errClosed
 	}
-	c.nc, c.tlsConn = tc, tc
 	c.phase = phaseAuth
-	c.rd.Reset(tc)
+	c.rd.Reset(c.nc)
 	return nil
 }
 

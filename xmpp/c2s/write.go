@@ -47,7 +47,7 @@ func (c *conn) enqueue(b []byte, last bool) {
 		c.srv.log.Warn("xmpp: client too slow, closing", "jid", c.jid(), "queued", len(c.queue))
 		c.shut, c.closeNow = true, true
 		c.queue = c.queue[:0]
-		c.nc.Close()
+		c.raw.Close()
 		return
 	}
 	c.queue = append(c.queue, b...)
@@ -93,7 +93,7 @@ func (c *conn) writeLoop() {
 			c.queue, c.spare = nil, nil
 			c.writing = false
 			c.qmu.Unlock()
-			c.nc.Close()
+			c.raw.Close()
 			return
 		}
 		c.qmu.Unlock()
@@ -103,8 +103,8 @@ func (c *conn) writeLoop() {
 // closeWrite ends the connection after our closing tag: the reader sees
 // the close and serve cleans up.
 func (c *conn) closeWrite() {
-	c.nc.SetReadDeadline(time.Now().Add(time.Second)) // let the client answer </stream:stream>
-	time.AfterFunc(time.Second, func() { c.nc.Close() })
+	c.raw.SetReadDeadline(time.Now().Add(time.Second)) // let the client answer </stream:stream>
+	time.AfterFunc(time.Second, func() { c.raw.Close() })
 }
 
 // streamError sends a stream error from the reader goroutine (sending
