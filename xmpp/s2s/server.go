@@ -1,0 +1,276 @@
+package s2s
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/tidings/tidings/xmpp/router"
+)
+
+// Options are what a Server needs besides its Config.
+type Options struct {
+	// TLS holds our certificate: served on inbound streams and presented as
+	// the client certificate on outbound ones. Required.
+	TLS *tls.Config
+	// Router delivers verified inbound stanzas and receives bounces.
+	Router *router.Router
+	// Secret is the persistent dialback secret (LoadSecret).
+	Secret []byte
+	// Resolver finds peers; nil: net.DefaultResolver.
+	Resolver Resolver
+	// Dialer connects to peers; nil: a net.Dialer.
+	Dialer *net.Dialer
+	Log    *slog.Logger
+}
+
+// Server is the federation service: the outbound pool (router.Remote) and
+// the inbound listeners.
+type Server struct {
+	cfg    Config
+	srvTLS *tls.Config // inbound: asks for a client certificate, ALPN xmpp-server
+	ours   *tls.Config // source of our certificate
+	roots  *x509.CertPool
+	router *router.Router
+	secret []byte
+	res    Resolver
+	dialer *net.Dialer
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	closed    bool
+	links     map[pair]*link
+	failures  map[pair]failure
+	listeners map[net.Listener]struct{}
+	conns     map[*inConn]struct{}
+	wg        sync.WaitGroup
+}
+
+// pair is (local domain, remote domain).
+type pair struct{ local, remote string }
+
+type failure struct {
+	count   int
+	retryAt time.Time
+	err     string
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("s2s: server closed")
+
+// New returns a federation server.
+func New(cfg Config, o Options) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if o.TLS == nil {
+		return nil, errors.New("s2s: a TLS configuration is required (dialback only runs over TLS)")
+	}
+	if len(o.Secret) < 16 {
+		return nil, errors.New("s2s: the dialback secret is missing")
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Resolver == nil {
+		o.Resolver = net.DefaultResolver
+	}
+	if o.Dialer == nil {
+		o.Dialer = &net.Dialer{Timeout: 10 * time.Second}
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("s2s: ca_file: %w", err)
+		}
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("s2s: ca_file %s: no PEM certificates", cfg.CAFile)
+		}
+	}
+	s := &Server{cfg: cfg, ours: o.TLS, roots: roots, router: o.Router, secret: o.Secret, res: o.Resolver,
+		dialer: o.Dialer, log: o.Log.With("proto", "xmpp-s2s"),
+		links: map[pair]*link{}, failures: map[pair]failure{}, listeners: map[net.Listener]struct{}{}, conns: map[*inConn]struct{}{}}
+	s.srvTLS = o.TLS.Clone()
+	s.srvTLS.NextProtos = []string{"xmpp-server"}
+	s.srvTLS.ClientAuth = tls.RequestClientCert // verified by us, for EXTERNAL
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// clientTLS is the configuration of an outbound stream to domain. The
+// peer's certificate is checked by us after the handshake (certValid), so
+// a self-signed peer can still be reached with dialback.
+func (s *Server) clientTLS(local, remote string, direct bool) *tls.Config {
+	c := &tls.Config{ServerName: remote, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return s.ourCert(local), nil
+		}}
+	if direct {
+		c.NextProtos = []string{"xmpp-server"}
+	}
+	return c
+}
+
+func (s *Server) ourCert(local string) *tls.Certificate {
+	if s.ours.GetCertificate != nil {
+		if c, err := s.ours.GetCertificate(&tls.ClientHelloInfo{ServerName: local}); err == nil && c != nil {
+			return c
+		}
+	}
+	if len(s.ours.Certificates) > 0 {
+		return &s.ours.Certificates[0]
+	}
+	return &tls.Certificate{}
+}
+
+// allowed applies the federation switch and the allow/block lists.
+func (s *Server) allowed(remote string) bool { return s.cfg.Enabled && s.cfg.allowed(remote) }
+
+// Link is one federation link, for operators.
+type Link struct {
+	Local     string    `json:"local"`
+	Remote    string    `json:"remote"`
+	Direction string    `json:"direction"` // "out" or "in"
+	State     string    `json:"state"`     // connecting, ready, verifying
+	Auth      string    `json:"auth"`      // "external", "dialback" or ""
+	Addr      string    `json:"addr"`      // the peer's address
+	Since     time.Time `json:"since"`
+	Queued    int       `json:"queued,omitempty"`
+}
+
+// Links lists the live links, outbound and inbound.
+func (s *Server) Links() []Link {
+	s.mu.Lock()
+	links := make([]*link, 0, len(s.links))
+	for _, l := range s.links {
+		links = append(links, l)
+	}
+	conns := make([]*inConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	var out []Link
+	for _, l := range links {
+		out = append(out, l.info())
+	}
+	for _, c := range conns {
+		out = append(out, c.info()...)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Remote != b.Remote {
+			return a.Remote < b.Remote
+		}
+		if a.Local != b.Local {
+			return a.Local < b.Local
+		}
+		return a.Direction > b.Direction
+	})
+	return out
+}
+
+// Shutdown stops accepting, closes every stream with system-shutdown
+// (bouncing queued stanzas) and waits for the connections to end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	links := make([]*link, 0, len(s.links))
+	for _, l := range s.links {
+		links = append(links, l)
+	}
+	conns := make([]*inConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, l := range links {
+		l.shutdown()
+	}
+	for _, c := range conns {
+		c.w.close("system-shutdown", "the server is shutting down")
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.cancel()
+		s.mu.Lock()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		for _, l := range s.links {
+			l.abort()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Serve accepts inbound server connections on ln until Shutdown; with
+// directTLS they start with TLS (XEP-0368).
+func (s *Server) Serve(ln net.Listener, directTLS bool) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		c := newInConn(s, nc, directTLS)
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			return ErrServerClosed
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			c.serve()
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+		}()
+	}
+}
