@@ -70,7 +70,8 @@ type conn struct {
 	failures  int // failed logins on this stream
 	attempts  int // SASL exchanges that ended in failure
 
-	lastRead atomic.Int64 // unix nanoseconds
+	who      atomic.Pointer[string] // what jid() returns
+	lastRead atomic.Int64           // unix nanoseconds
 	pinged   atomic.Bool
 	timer    *time.Timer
 
@@ -120,12 +121,16 @@ func (c *conn) serve() {
 	c.finish()
 }
 
+// jid names the client in logs: the bound JID, else the authenticated
+// account, else "". Safe from any goroutine (the router's Send logs it).
 func (c *conn) jid() string {
-	if c.res != nil {
-		return c.res.JID.String()
+	if p := c.who.Load(); p != nil {
+		return *p
 	}
-	return c.user.Address
+	return ""
 }
+
+func (c *conn) setJID(s string) { c.who.Store(&s) }
 
 func (c *conn) tlsConfig() *tls.Config { return c.srv.tls }
 
@@ -369,6 +374,7 @@ func (c *conn) bindIQ(iq *elem.Element) error {
 		return err
 	}
 	c.res = bound
+	c.setJID(bound.JID.String())
 	c.phase = phaseReady
 	c.nc.SetReadDeadline(time.Time{})
 	c.lastRead.Store(time.Now().UnixNano())

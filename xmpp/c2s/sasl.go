@@ -211,6 +211,7 @@ func (c *conn) saslSuccess(data []byte) (bool, error) {
 		return false, err
 	}
 	c.phase = phaseBind
+	c.setJID(c.user.Address)
 	c.rd.SetLimits(c.srv.cfg.PostAuth)
 	c.rd.Reset(c.nc)
 	c.srv.log.Debug("xmpp: authenticated", "user", c.user.Address, "remote", c.remote)
