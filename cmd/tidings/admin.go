@@ -44,6 +44,7 @@ func (s *server) startAdmin(ctx context.Context) error {
 	}
 	s.admin = newAdminServer(s.db, s.reg, s.log)
 	s.admin.handleSessions(s.router)
+	s.admin.handleS2S(s.s2s)
 	s.admin.addr = ln.Addr().String()
 	go func() {
 		defer close(s.admin.done)

@@ -18,6 +18,7 @@ import (
 	"github.com/tidings/tidings/migrations"
 	"github.com/tidings/tidings/xmpp/c2s"
 	"github.com/tidings/tidings/xmpp/router"
+	"github.com/tidings/tidings/xmpp/s2s"
 )
 
 // Config is the whole tidings.toml. Each package owns its section's type,
@@ -44,6 +45,7 @@ type Config struct {
 type XMPPConfig struct {
 	router.Config
 	C2S c2s.Config `toml:"c2s" doc:"Client connections (listen.xmpp_client, listen.xmpp_client_tls): TLS, timeouts, queue and stanza limits."`
+	S2S S2SConfig  `toml:"s2s" doc:"Federation with other XMPP servers (listen.xmpp_server, listen.xmpp_server_tls): policy, certificates, timeouts, queues and stanza limits."`
 }
 
 // LogConfig selects the log format and level.
@@ -78,7 +80,7 @@ type ListenConfig struct {
 
 // builtListeners are the services this build serves.
 var builtListeners = map[string]bool{"admin": true, "smtp": true, "submission": true, "submissions": true, "imap": true, "imaps": true,
-	"xmpp_client": true, "xmpp_client_tls": true}
+	"xmpp_client": true, "xmpp_client_tls": true, "xmpp_server": true, "xmpp_server_tls": true}
 
 // DefaultConfig is the configuration with no file and no environment.
 // Machine-dependent defaults (hostname, database path) are filled by
@@ -99,7 +101,7 @@ func DefaultConfig() Config {
 		SMTP:     smtpd.DefaultConfig(),
 		Queue:    queue.DefaultConfig(),
 		IMAP:     imapd.DefaultConfig(),
-		XMPP:     XMPPConfig{Config: router.DefaultConfig(), C2S: c2s.DefaultConfig()},
+		XMPP:     XMPPConfig{Config: router.DefaultConfig(), C2S: c2s.DefaultConfig(), S2S: s2s.DefaultConfig()},
 	}
 }
 
@@ -152,7 +154,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Listen.validate()...)
-	errs = append(errs, c.Database.Validate(), c.Accounts.Validate(), c.SMTP.Validate(), c.Queue.Validate(), c.IMAP.Validate(), c.XMPP.Config.Validate(), c.XMPP.C2S.Validate())
+	errs = append(errs, c.Database.Validate(), c.Accounts.Validate(), c.SMTP.Validate(), c.Queue.Validate(), c.IMAP.Validate(), c.XMPP.Config.Validate(), c.XMPP.C2S.Validate(), c.XMPP.S2S.Validate())
 	return errors.Join(errs...)
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/tidings/tidings/migrations"
 	"github.com/tidings/tidings/xmpp/c2s"
 	"github.com/tidings/tidings/xmpp/router"
+	"github.com/tidings/tidings/xmpp/s2s"
 	xstorage "github.com/tidings/tidings/xmpp/storage"
 )
 
@@ -94,6 +95,8 @@ type server struct {
 	router    *router.Router
 	c2s       *c2s.Server
 	stopXMPP  func()
+	s2s       *s2s.Server
+	remote    remoteSwitch // the router's Remote (s2s.go)
 	admin     *adminServer
 }
 
@@ -115,6 +118,7 @@ func (s *server) subsystems() []subsystem {
 		{"smtp", s.startSMTP, func(ctx context.Context) error { return s.smtp.Shutdown(ctx) }},
 		{"imap", s.startIMAP, func(ctx context.Context) error { return s.imap.Shutdown(ctx) }},
 		{"xmpp", s.startXMPP, func(ctx context.Context) error { defer s.stopXMPP(); return s.c2s.Shutdown(ctx) }},
+		{"s2s", s.startS2S, s.stopS2S},
 		{"admin", s.startAdmin, func(ctx context.Context) error { return s.admin.Shutdown(ctx) }},
 	}
 }
@@ -424,6 +428,7 @@ func (s *server) startXMPP(ctx context.Context) error {
 	router.Version = version
 	st := xstorage.New(s.db, s.cfg.XMPP.StorageConfig())
 	r := router.New(s.cfg.XMPP.Config, s.accounts, st, s.log)
+	r.Remote = &s.remote
 	if err := r.Refresh(ctx); err != nil {
 		return err
 	}
