@@ -125,6 +125,10 @@ func (r *Router) localIQ(ctx context.Context, from, to JID, st *elem.Element) {
 		return
 	}
 	if to.Resource != "" {
+		if pushPayload(st) { // forged: the server sends its pushes directly, never through Route
+			r.bounce(ctx, st, "cancel", "service-unavailable", "")
+			return
+		}
 		r.mu.RLock()
 		var res *Resource
 		if u != nil {
@@ -151,6 +155,20 @@ func (r *Router) localIQ(ctx context.Context, from, to JID, st *elem.Element) {
 		reply.Set("from", to.BareString())
 		r.Route(ctx, to.Bare(), from, reply)
 	}
+}
+
+// pushPayload reports whether an IQ carries a roster or block-list
+// payload. Those are exchanged only between a client and its own server
+// (RFC 6121 §2.1.6: a client accepts a roster push only from its account;
+// XEP-0191 §3.3 likewise): relayed to a full JID from anyone else they
+// would be forged pushes, so they are refused.
+func pushPayload(st *elem.Element) bool {
+	for _, c := range st.Elements() {
+		if c.Space == NSRoster || c.Space == NSBlocking {
+			return true
+		}
+	}
+	return false
 }
 
 // accountIQ answers IQs for an account's bare JID that the server handles
