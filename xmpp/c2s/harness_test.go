@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -546,13 +547,25 @@ type raw struct {
 }
 
 // dialRaw connects to the STARTTLS port, or with direct to the TLS port.
-func (e *env) dialRaw(t testing.TB, direct bool) *raw {
+// A rcvbuf sets the socket's receive buffer (before connecting, so that
+// the TCP window stays small).
+func (e *env) dialRaw(t testing.TB, direct bool, rcvbuf ...int) *raw {
 	t.Helper()
 	addr := e.addr
 	if direct {
 		addr = e.tlsAddr
 	}
-	nc, err := net.DialTimeout("tcp", addr, wait)
+	d := net.Dialer{Timeout: wait}
+	if len(rcvbuf) > 0 {
+		d.Control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf[0])
+			})
+			return errors.Join(err, serr)
+		}
+	}
+	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -795,3 +808,5 @@ func (e *env) loginClient(t testing.TB, name, resource string) *client {
 	r, full := e.loginRaw(t, name, resource, "")
 	return r.client(name, full)
 }
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
