@@ -120,7 +120,7 @@ type fakeSession struct {
 }
 
 func (f *fakeSession) Send(st *elem.Element) { f.ch <- st.Copy() }
-func (f *fakeSession) Close(string, string) {}
+func (f *fakeSession) Close(string, string)  {}
 
 // node is one Tidings router with federation, on loopback.
 type node struct {

@@ -17,8 +17,8 @@ const (
 	nsStreamEr = streamreader.NSStreams
 	nsTLS      = "urn:ietf:params:xml:ns:xmpp-tls"
 	nsSASL     = "urn:ietf:params:xml:ns:xmpp-sasl"
-	nsDialback = "jabber:server:dialback"        // db:result, db:verify (XEP-0220)
-	nsDBFeat   = "urn:xmpp:features:dialback"    // the dialback stream feature
+	nsDialback = "jabber:server:dialback"     // db:result, db:verify (XEP-0220)
+	nsDBFeat   = "urn:xmpp:features:dialback" // the dialback stream feature
 	nsStanzas  = "urn:ietf:params:xml:ns:xmpp-stanzas"
 )
 
@@ -107,8 +107,8 @@ func render(e *elem.Element) []byte {
 // streamErrorOf describes a received <stream:error/>.
 func streamErrorOf(e *elem.Element) string {
 	for _, c := range e.Elements() {
-		if c.Space == "urn:ietf:params:xml:ns:xmpp-streams" && c.Local != "text" {
-			if t := e.ChildText("urn:ietf:params:xml:ns:xmpp-streams", "text"); t != "" {
+		if c.Space == nsStreamEr && c.Local != "text" {
+			if t := e.ChildText(nsStreamEr, "text"); t != "" {
 				return c.Local + " (" + t + ")"
 			}
 			return c.Local
