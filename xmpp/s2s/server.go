@@ -219,10 +219,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		for c := range s.conns {
 			c.nc.Close()
 		}
-		for _, l := range s.links {
+		s.mu.Unlock()
+		for _, l := range links { // outside s.mu: link locks come first
 			l.abort()
 		}
-		s.mu.Unlock()
 		<-done
 		return ctx.Err()
 	}
