@@ -423,7 +423,7 @@ func (s *scram) first(msg string) ([]byte, bool, *saslError) {
 	}
 	if !s.known { // go on with a stable fake salt: no user enumeration
 		m := hmac.New(sha256.New, s.c.srv.secret[:])
-		m.Write([]byte(addr))
+		m.Write([]byte(string(s.hash) + "\x00" + addr)) // one salt per mechanism, as real accounts have
 		s.cred = accounts.SCRAMCredential{Hash: s.hash, Salt: m.Sum(nil)[:16], Iterations: s.c.srv.acc.Config().SCRAMIterations}
 	}
 	var nb [18]byte
