@@ -273,33 +273,44 @@ func TestBadCredentials(t *testing.T) {
 }
 
 // TestUnknownUserSalt: SCRAM for an unknown user answers like for a known
-// one, with a salt that is stable (no account enumeration).
+// one (no account enumeration): a salt that is stable, of the same length,
+// different per mechanism as real salts are, and the same iteration count.
 func TestUnknownUserSalt(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
-	salt := func(user string) string {
+	first := func(mech, user string) (salt []byte, iter string) {
+		t.Helper()
 		r := e.dialRaw(t, true)
 		r.open(domain, "")
-		r.write("<auth xmlns='" + nsSASL + "' mechanism='SCRAM-SHA-256'>" +
-			base64.StdEncoding.EncodeToString([]byte("n,,n="+user+",r=abcdefghijklmnop")) + "</auth>")
+		r.write("<auth xmlns='" + nsSASL + "' mechanism='" + mech + "'>" + b64("n,,n="+user+",r=abcdefghijklmnop") + "</auth>")
 		el := r.must()
 		if el.Local != "challenge" {
 			t.Fatalf("%s: %s", user, el)
 		}
 		b, _ := base64.StdEncoding.DecodeString(el.Text())
 		for _, f := range strings.Split(string(b), ",") {
-			if strings.HasPrefix(f, "s=") {
-				return f
+			switch {
+			case strings.HasPrefix(f, "s="):
+				salt, _ = base64.StdEncoding.DecodeString(f[2:])
+			case strings.HasPrefix(f, "i="):
+				iter = f[2:]
 			}
 		}
-		t.Fatalf("no salt in %q", b)
-		return ""
+		return salt, iter
 	}
-	if a, b := salt("nobody"), salt("nobody"); a != b {
-		t.Errorf("fake salt changes: %s, %s", a, b)
-	}
-	if a, b := salt("nobody"), salt("juliet"); a == b {
-		t.Errorf("fake salt equals a real one")
+	for _, user := range []string{"juliet", "nobody"} {
+		s1, i1 := first("SCRAM-SHA-1", user)
+		s256, i256 := first("SCRAM-SHA-256", user)
+		again, _ := first("SCRAM-SHA-256", user)
+		if len(s1) != 16 || len(s256) != 16 || i1 != "4096" || i256 != "4096" {
+			t.Errorf("%s: salts %x %x, iterations %s %s", user, s1, s256, i1, i256)
+		}
+		if string(s1) == string(s256) {
+			t.Errorf("%s: the same salt for SCRAM-SHA-1 and SCRAM-SHA-256 (real accounts have one each)", user)
+		}
+		if string(again) != string(s256) {
+			t.Errorf("%s: the salt changes between attempts", user)
+		}
 	}
 }
 
