@@ -539,17 +539,59 @@ func (res *Resource) blockingIQ(ctx context.Context, st, q *elem.Element) {
 		}
 		r.send(o, elem.New("", "iq", "type", "set", "id", r.newID("block"), "to", o.JID.String()).Add(push))
 	}
-	if q.Local == "block" { // blocked contacts stop seeing us (XEP-0191 §3.3)
-		for _, j := range changed {
-			c, err := ParseJID(j)
-			if err != nil {
-				continue
+	// Blocked contacts stop seeing us, unblocked ones see us again
+	// (XEP-0191 §3.3, §3.4), but only those allowed to see our presence.
+	watchers := res.presenceWatchers(ctx, changed)
+	for _, p := range res.u.availablePresences(r) {
+		for _, c := range watchers {
+			st := withAddr(p.st, p.from.String(), c.String())
+			if q.Local == "block" {
+				st = elem.New("", "presence", "type", "unavailable", "from", p.from.String(), "to", c.String())
 			}
-			for _, p := range res.u.availablePresences(r) {
-				r.Route(ctx, p.from, c, elem.New("", "presence", "type", "unavailable", "from", p.from.String(), "to", c.String()))
+			r.Route(ctx, p.from, c, st)
+		}
+	}
+}
+
+// presenceWatchers returns the contacts covered by the block-list entries
+// (domain, bare or full JIDs) that may see the account's presence: roster
+// items with a from or both subscription, and recipients of directed
+// presence.
+func (res *Resource) presenceWatchers(ctx context.Context, entries []string) []JID {
+	r := res.r
+	var list []JID
+	matches := func(c JID) bool {
+		for _, e := range entries {
+			if e == c.String() || e == c.BareString() || e == c.Domain {
+				return true
+			}
+		}
+		return false
+	}
+	seen := map[string]bool{}
+	items, _, err := r.st.Roster(ctx, res.u.acct.ID)
+	if err != nil {
+		r.log.Warn("xmpp: reading roster for blocking", "user", res.u.jid.String(), "err", err)
+	}
+	for _, it := range items {
+		c, err := ParseJID(it.JID)
+		if err != nil || (it.Subscription != storage.SubFrom && it.Subscription != storage.SubBoth) || !matches(c) {
+			continue
+		}
+		seen[c.String()] = true
+		list = append(list, c)
+	}
+	r.mu.RLock()
+	for _, o := range res.u.res {
+		for d := range o.directed {
+			if c, err := ParseJID(d); err == nil && !seen[c.String()] && !seen[c.BareString()] && matches(c) {
+				seen[c.String()] = true
+				list = append(list, c)
 			}
 		}
 	}
+	r.mu.RUnlock()
+	return list
 }
 
 // registerIQ is XEP-0077 for a logged-in account: the form, and a
