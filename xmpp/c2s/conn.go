@@ -9,6 +9,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"strings"
 	"sync"
@@ -378,7 +379,10 @@ func (c *conn) bindIQ(iq *elem.Element) error {
 	c.phase = phaseReady
 	c.nc.SetReadDeadline(time.Time{})
 	c.lastRead.Store(time.Now().UnixNano())
-	c.timer = time.AfterFunc(c.srv.cfg.PingAfter, c.idle)
+	// Armed only once c.timer is set: idle uses it, and with a short
+	// PingAfter it could otherwise run before the assignment.
+	c.timer = time.AfterFunc(time.Duration(math.MaxInt64), c.idle)
+	c.timer.Reset(c.srv.cfg.PingAfter)
 	c.srv.log.Info("xmpp: session bound", "jid", bound.JID.String(), "remote", c.remote)
 	return nil
 }
