@@ -607,6 +607,17 @@ func (r *raw) open(to, extra string) *elem.Element {
 // readHeader reads the server's stream header and the element after it.
 func (r *raw) readHeader() *elem.Element {
 	r.t.Helper()
+	r.rawHeader()
+	el, err := r.next()
+	if err != nil {
+		r.t.Fatalf("reading after the stream header: %v", err)
+	}
+	return el
+}
+
+// rawHeader reads the server's stream header with a fresh decoder.
+func (r *raw) rawHeader() xml.StartElement {
+	r.t.Helper()
 	r.dec = xml.NewDecoder(r.nc)
 	for {
 		tok, err := r.token()
@@ -617,14 +628,21 @@ func (r *raw) readHeader() *elem.Element {
 			if st.Name.Space != nsStream || st.Name.Local != "stream" {
 				r.t.Fatalf("expected a stream header, got %v", st.Name)
 			}
-			break
+			return st.Copy()
 		}
 	}
-	el, err := r.next()
-	if err != nil {
-		r.t.Fatalf("reading after the stream header: %v", err)
+}
+
+// tlsClient runs a client TLS handshake on nc.
+func tlsClient(t testing.TB, nc net.Conn) *tls.Conn {
+	t.Helper()
+	tc := tls.Client(nc, clientTLS())
+	nc.SetDeadline(time.Now().Add(wait))
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("TLS handshake: %v", err)
 	}
-	return el
+	nc.SetDeadline(time.Time{})
+	return tc
 }
 
 func (r *raw) token() (xml.Token, error) {
