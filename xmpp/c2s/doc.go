@@ -17,10 +17,13 @@
 // 9266, advertised per XEP-0440) when the TLS connection has a unique
 // exporter (TLS 1.3, or 1.2 with extended master secret), and PLAIN only
 // inside TLS. A client that says "y" (it could bind but thinks we cannot)
-// while we offer -PLUS is refused as a downgrade. Unknown users get a
-// stable fake salt so SCRAM does not reveal which accounts exist. The
-// authzid must be empty or the authenticated account. Every failure goes
-// to the shared throttle; MaxAuthFailures failures end the stream.
+// is accepted with a non-PLUS mechanism even though we offer -PLUS: we bind
+// only with tls-exporter, and clients that know only tls-unique rightly say
+// "y" on TLS 1.3 (see scram.first). Unknown users get stable fake salts
+// (one per mechanism, like real accounts) so SCRAM does not reveal which
+// accounts exist. The authzid must be empty or the authenticated account.
+// Every failure goes to the shared throttle; MaxAuthFailures failures end
+// the stream.
 //
 // Binding uses only the authenticated identity (never the stream header's
 // from) and the router's resource-conflict policy. Before binding, a
