@@ -32,12 +32,12 @@ func ParseJID(s string) (JID, error) {
 			return JID{}, ErrJID
 		}
 	}
-	j.Domain = strings.TrimSuffix(rest, ".")
-	if j.Domain == "" || len(j.Domain) > 1023 || len(j.Local) > 1023 || len(j.Resource) > 1023 {
+	j.Domain = strings.TrimSuffix(rest, ".") // one trailing dot: the DNS root
+	if j.Domain == "" || strings.HasSuffix(j.Domain, ".") || len(j.Domain) > 1023 || len(j.Local) > 1023 || len(j.Resource) > 1023 {
 		return JID{}, ErrJID
 	}
 	var err error
-	if !plainLower(j.Domain, true) {
+	if !plainDomain(j.Domain) {
 		if j.Domain, err = accounts.NormalizeDomain(j.Domain); err != nil {
 			return JID{}, ErrJID
 		}
@@ -72,6 +72,29 @@ func plainLower(s string, domain bool) bool {
 		}
 	}
 	return true
+}
+
+// plainDomain reports whether s is a domain that accounts.NormalizeDomain
+// would return unchanged, so the IDNA work can be skipped: lower-case LDH
+// labels of 1 to 63 bytes, none starting or ending with '-' or with "--" in
+// the third and fourth position (A-labels and reserved forms), a last
+// label that is not all digits (an IPv4 address), at most 253 bytes in
+// all. Anything else takes the slow path, which refuses what is invalid.
+func plainDomain(s string) bool {
+	if len(s) > 253 || !plainLower(s, true) {
+		return false
+	}
+	for {
+		label, rest, more := strings.Cut(s, ".")
+		n := len(label)
+		if n == 0 || n > 63 || label[0] == '-' || label[n-1] == '-' || (n >= 4 && label[2:4] == "--") {
+			return false
+		}
+		if !more {
+			return strings.Trim(label, "0123456789") != ""
+		}
+		s = rest
+	}
 }
 
 // plainASCII reports whether s is printable ASCII without spaces: PRECIS
