@@ -298,7 +298,7 @@ func (e *Element) write(b *bytes.Buffer, parent, content string, prefixes map[st
 			ns = content
 		}
 		b.WriteString(` xmlns="`)
-		escape(b, ns)
+		escapeAttr(b, ns)
 		b.WriteByte('"')
 	}
 	for _, a := range e.Attr {
@@ -318,14 +318,14 @@ func (e *Element) write(b *bytes.Buffer, parent, content string, prefixes map[st
 				p = "ns" + itoa(len(prefixes)+1)
 				prefixes[a.Name.Space] = p
 				b.WriteString("xmlns:" + p + `="`)
-				escape(b, a.Name.Space)
+				escapeAttr(b, a.Name.Space)
 				b.WriteString(`" `)
 			}
 			b.WriteString(p + ":")
 		}
 		b.WriteString(a.Name.Local)
 		b.WriteString(`="`)
-		escape(b, a.Value)
+		escapeAttr(b, a.Value)
 		b.WriteByte('"')
 	}
 	if len(e.Children) == 0 {
@@ -362,13 +362,30 @@ func itoa(i int) string {
 }
 
 // escape writes s with the XML special characters escaped. Quotes are
-// escaped too, so it serves attribute values and text alike; CR is kept as
-// a character reference so it survives the receiver's line-end handling.
-func escape(b *bytes.Buffer, s string) {
+// escaped too; CR is kept as a character reference so it survives the
+// receiver's line-end handling (XML 1.0 §2.11).
+func escape(b *bytes.Buffer, s string) { escapeTo(b, s, false) }
+
+// escapeAttr is escape for attribute values: LF and tab are written as
+// character references too, because a receiving parser replaces literal
+// ones in attribute values by spaces (XML 1.0 §3.3.3).
+func escapeAttr(b *bytes.Buffer, s string) { escapeTo(b, s, true) }
+
+func escapeTo(b *bytes.Buffer, s string, attr bool) {
 	last := 0
 	for i := 0; i < len(s); i++ {
 		var esc string
 		switch s[i] {
+		case '\n':
+			if !attr {
+				continue
+			}
+			esc = "&#xA;"
+		case '\t':
+			if !attr {
+				continue
+			}
+			esc = "&#x9;"
 		case '<':
 			esc = "&lt;"
 		case '>':
