@@ -35,6 +35,10 @@ func (c *conn) Close(condition, text string) {
 	}
 	b.WriteString("</stream:stream>")
 	c.enqueue(b.Bytes(), true)
+	// Give the reader, or a TLS handshake (which holds the write lock, so
+	// the bytes above wait for it), a second more; closeWrite sets this
+	// again once they are flushed.
+	c.raw.SetReadDeadline(time.Now().Add(time.Second))
 }
 
 func (c *conn) enqueue(b []byte, last bool) {
