@@ -205,3 +205,33 @@ func TestPasswordChange(t *testing.T) {
 	}
 	e.serveMellium(t, "juliet", s).sync()
 }
+
+// TestShutdownDuringHandshake: connections stuck in a TLS handshake (direct
+// TLS, or after <proceed/>) do not hold up Shutdown until the negotiation
+// timeout.
+func TestShutdownDuringHandshake(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{c2s: func(c *c2s.Config) { c.NegotiationTimeout = time.Minute }})
+	direct, err := net.Dial("tcp", e.tlsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	r := e.dialRaw(t, false)
+	r.open(domain, "")
+	r.write("<starttls xmlns='" + nsTLS + "'/>")
+	if el := r.must(); el.Local != "proceed" {
+		t.Fatal(el)
+	}
+	eventually(t, "both connections accepted", func() bool { return e.srv.Connections() == 2 })
+	time.Sleep(50 * time.Millisecond) // let the handshakes start
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := e.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Shutdown took %v", d)
+	}
+}
