@@ -3,6 +3,7 @@ package c2s
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
@@ -67,6 +68,7 @@ type conn struct {
 	streamID  string
 	header    bool // our stream header was sent
 	user      accounts.User
+	authKey   accounts.SCRAMCredential // the credential the login was checked against (bindIQ compares)
 	res       *router.Resource
 	failures  int // failed logins on this stream
 	attempts  int // SASL exchanges that ended in failure
@@ -370,6 +372,13 @@ func (c *conn) bindIQ(iq *elem.Element) error {
 		c.srv.log.Warn("xmpp: bind", "user", c.user.Address, "err", err)
 		return reply(errorIQ(iq, "wait", "internal-server-error", ""))
 	}
+	// A password change, disable or delete between SASL and now found no
+	// session to end (the router only knows bound ones): check the account
+	// again now that the session is registered and later changes reach it.
+	if err := c.stillValid(); err != nil {
+		bound.Unbind(c.srv.ctx)
+		return err
+	}
 	if err := reply(result.Add(elem.New(nsBind, "bind").AddText(nsBind, "jid", bound.JID.String()))); err != nil {
 		bound.Unbind(c.srv.ctx)
 		return err
@@ -385,6 +394,22 @@ func (c *conn) bindIQ(iq *elem.Element) error {
 	c.timer.Reset(c.srv.cfg.PingAfter)
 	c.srv.log.Info("xmpp: session bound", "jid", bound.JID.String(), "remote", c.remote)
 	return nil
+}
+
+// stillValid re-reads the account at bind time: it must still exist, may
+// use XMPP, and have the credential the login was verified with.
+func (c *conn) stillValid() error {
+	cred, u, err := c.srv.acc.SCRAMCredential(c.srv.ctx, c.user.Address, c.authKey.Hash)
+	switch {
+	case errors.Is(err, accounts.ErrNotFound):
+	case err != nil:
+		c.srv.log.Warn("xmpp: re-reading the account at bind", "user", c.user.Address, "err", err)
+		return &streamreader.Error{Condition: "internal-server-error", Text: "the account store is unavailable"}
+	case u.CanUse(accounts.ServiceXMPP) && hmac.Equal(cred.StoredKey, c.authKey.StoredKey):
+		return nil
+	}
+	c.srv.log.Info("xmpp: account changed during login", "user", c.user.Address, "remote", c.remote)
+	return &streamreader.Error{Condition: "not-authorized", Text: "the account changed; log in again"}
 }
 
 func errorIQ(iq *elem.Element, typ, cond, text string) *elem.Element {

@@ -279,12 +279,18 @@ func (p *plain) step(in []byte) ([]byte, bool, *saslError) {
 	if e := p.c.checkAuthzid(string(parts[0]), addr); e != nil {
 		return nil, false, e
 	}
+	// The credential Authenticate will check (the strongest), read first so
+	// that a password change after this point is seen at bind.
+	key, _, kerr := p.c.srv.acc.SCRAMCredential(p.c.srv.ctx, addr, "")
 	u, err := p.c.srv.acc.Authenticate(p.c.srv.ctx, accounts.Attempt{Username: addr, Password: string(parts[2]),
 		Remote: accounts.RemoteIP(p.c.nc.RemoteAddr()), Service: accounts.ServiceXMPP})
 	if err != nil {
 		return nil, false, authError(err)
 	}
-	p.c.user = u
+	if kerr != nil {
+		return nil, false, authError(kerr)
+	}
+	p.c.user, p.c.authKey = u, key
 	return nil, true, nil
 }
 
@@ -483,6 +489,7 @@ func (s *scram) final(msg string) ([]byte, bool, *saslError) {
 	if e := s.c.login(s.user); e != nil {
 		return nil, false, e
 	}
+	s.c.authKey = s.cred
 	return []byte("v=" + base64.StdEncoding.EncodeToString(mac(s.cred.ServerKey, authMessage))), true, nil
 }
 
