@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"mellium.im/sasl"
 
@@ -552,4 +553,60 @@ func TestDisabledLogin(t *testing.T) {
 	if el := r.auth("PLAIN", plain("", "nurse", pw)); failure(el) != "not-authorized" {
 		t.Errorf("XMPP off, PLAIN: %s", el)
 	}
+}
+
+// TestAccountChangedBeforeBind: a change that ends sessions (password,
+// disable, delete, XMPP off) and arrives between SASL success and binding
+// finds no session to close; binding must then fail, or a client could
+// authenticate, wait, and keep a session the change should have ended.
+func TestAccountChangedBeforeBind(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	ctx := context.Background()
+	yes, no := true, false
+	for _, tc := range []struct {
+		user   string
+		scram  bool
+		change func() error
+	}{
+		{"juliet", false, func() error { return e.acc.SetPassword(ctx, "juliet@"+domain, "a new password, long enough") }},
+		{"romeo", true, func() error { return e.acc.SetPassword(ctx, "romeo@"+domain, "a new password, long enough") }},
+		{"nurse", true, func() error {
+			_, err := e.acc.UpdateUser(ctx, "nurse@"+domain, accounts.UserUpdate{Disabled: &yes})
+			return err
+		}},
+		{"tybalt", false, func() error {
+			_, err := e.acc.UpdateUser(ctx, "tybalt@"+domain, accounts.UserUpdate{XMPPEnabled: &no})
+			return err
+		}},
+	} {
+		r := e.dialRaw(t, true)
+		f := r.open(domain, "")
+		var el *elem.Element
+		if tc.scram {
+			el = r.scram(sasl.ScramSha256Plus, tc.user, pw, "", mechanisms(f), r.tlsState())
+		} else {
+			el = r.auth("PLAIN", plain("", tc.user, pw))
+		}
+		if el.Local != "success" {
+			t.Fatalf("%s: %s", tc.user, el)
+		}
+		r.open(domain, "")
+		if err := tc.change(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond) // the change feed has dispatched the event
+		r.write("<iq type='set' id='b'><bind xmlns='" + nsBind + "'/></iq>")
+		el, err := r.next()
+		if err == nil && el.Get("type") == "result" {
+			t.Errorf("%s: bound after the account changed: %s", tc.user, el)
+		}
+	}
+	eventually(t, "no sessions", func() bool { return len(e.sessions()) == 0 })
+	// Logging in again with the new password works.
+	s, err := e.melliumSession(t, "romeo", "a new password, long enough", true, "", sasl.ScramSha256Plus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.serveMellium(t, "romeo", s).sync()
 }
