@@ -110,6 +110,12 @@ func (r *Router) Route(ctx context.Context, from, to JID, st *elem.Element) {
 		return
 	}
 	if !r.Hosted(to.Domain) {
+		if r.ours(to.Domain) { // XMPP switched off here: no account answers
+			if st.Local != "presence" {
+				r.bounce(ctx, st, "cancel", "service-unavailable", "")
+			}
+			return
+		}
 		r.remote(ctx, from, to, st)
 		return
 	}

@@ -156,9 +156,7 @@ func (r *Router) Refresh(ctx context.Context) error {
 	}
 	m := make(map[string]bool, len(ds))
 	for _, d := range ds {
-		if d.XMPPEnabled {
-			m[d.Name] = true
-		}
+		m[d.Name] = d.XMPPEnabled // false: ours, but XMPP is off
 	}
 	r.domMu.Lock()
 	r.domains = m
@@ -171,6 +169,15 @@ func (r *Router) Hosted(domain string) bool {
 	r.domMu.RLock()
 	defer r.domMu.RUnlock()
 	return r.domains[domain]
+}
+
+// ours reports whether domain is one of ours, XMPP on or off: a domain
+// with XMPP off is never looked up as a remote server.
+func (r *Router) ours(domain string) bool {
+	r.domMu.RLock()
+	defer r.domMu.RUnlock()
+	_, ok := r.domains[domain]
+	return ok
 }
 
 // AccountEvent ends the sessions an account change invalidates; wire it
