@@ -27,6 +27,7 @@ DEB_PACKAGES=(
 	postfix:/usr/sbin/smtp-source # smtp-source loads the MX (cmd/tidings/interop_postfix_test.go); preseeded in packages()
 	python3-slixmpp  # XMPP client interop scenarios (cmd/tidings/interop_xmpp_test.go)
 	go-sendxmpp:go-sendxmpp # XMPP one-shot sender (cmd/tidings/interop_xmpp_test.go)
+	prosody lua-unbound # federation peer (cmd/tidings/interop_s2s_test.go); lua-unbound (only recommended) resolves through the test's DNS server
 )
 
 GO_TEST_TIMEOUT=${GO_TEST_TIMEOUT:-20m}

@@ -1,0 +1,456 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The federation interop test proves XMPP server-to-server (xmpp/s2s)
+// against Prosody (Debian package prosody), a server nobody here wrote:
+// montague.example is hosted on Prosody with the user romeo, capulet.example on
+// the real binary with juliet. Both servers find each other only through
+// _xmpp-server._tcp SRV records served by the test's DNS server
+// (startTestDNS): Tidings through the top-level `resolver` key, Prosody
+// through its libunbound resolver forwarding to it (`unbound.forward`), so
+// neither /etc/hosts nor the system resolver is involved. Prosody runs as
+// the prosody user from testdata/s2s/prosody.cfg.lua, filled in for a
+// temporary directory holding its data, pid file, log and certificate, on a
+// loopback address of its own. testdata/s2s/juliet_romeo.py (slixmpp) logs
+// juliet in to Tidings and romeo in to Prosody; they subscribe to each
+// other until both rosters say both, see each other's presence and
+// exchange messages both ways. The domains are under example., not test.:
+// libunbound answers every name under test. (RFC 6761) with NXDOMAIN itself
+// and has no setting Prosody passes on to change that.
+//
+// It runs twice: with self-signed certificates, where neither server can
+// verify the other and both fall back to Server Dialback (XEP-0220), and
+// with certificates from a private CA made by the test and trusted by both
+// (Tidings: xmpp.s2s.ca_file; Prosody: ssl.cafile), where both require
+// valid certificates and authenticate with SASL EXTERNAL (XEP-0178).
+
+const (
+	s2sJuliet   = "juliet@capulet.example"
+	s2sRomeo    = "romeo@montague.example"
+	s2sPassword = interopPassword
+)
+
+// s2sMode is one run of the federation test.
+type s2sMode struct {
+	name       string
+	ca         bool   // certificates from a private CA, SASL EXTERNAL required
+	prosodyIP  string // Prosody's c2s and s2s listeners
+	tidingsIP  string // Tidings' c2s and s2s listeners
+	wantAuth   string // what Tidings logs for its links: auth=...
+	secureAuth string // Prosody's s2s_secure_auth
+}
+
+// Tidings' log lines for established links, with how they authenticated.
+var (
+	s2sOutboundReadyRE   = regexp.MustCompile(`msg="s2s: outbound stream ready" (?:\S+ )*?local=capulet\.example remote=montague\.example addr=\S+ auth=(\w+)`)
+	s2sInboundVerifiedRE = regexp.MustCompile(`msg="s2s: inbound stream verified" (?:\S+ )*?local=capulet\.example remote=montague\.example auth=(\w+)`)
+)
+
+func TestInteropS2SProsody(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the binary and Prosody")
+	}
+	t.Parallel()
+	for _, m := range []s2sMode{
+		{name: "dialback", prosodyIP: "127.0.0.71", tidingsIP: "127.0.0.72", wantAuth: "dialback", secureAuth: "false"},
+		{name: "external", ca: true, prosodyIP: "127.0.0.73", tidingsIP: "127.0.0.74", wantAuth: "external", secureAuth: "true"},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			testS2SProsody(t, m)
+		})
+	}
+}
+
+func testS2SProsody(t *testing.T, m s2sMode) {
+	python, _ := interopSlixmpp(t)
+	prosody := interopProsody(t)
+	start := time.Now()
+	bin := binary(t)
+	if ln, err := net.Listen("tcp", m.prosodyIP+":0"); err != nil {
+		t.Skipf("no loopback address %s (Linux routes all of 127/8 to lo): %v", m.prosodyIP, err)
+	} else {
+		ln.Close()
+	}
+
+	// Ports: Prosody's must be chosen before it starts; Tidings' s2s port
+	// goes into the DNS records, which are fixed when the server starts.
+	ports := freePorts(t, m.prosodyIP, 2)
+	prosodyC2S, prosodyS2S := ports[0], ports[1]
+	tidingsS2S := freePorts(t, m.tidingsIP, 1)[0]
+	d := startTestDNS(t,
+		"_xmpp-server._tcp.capulet.example. 60 IN SRV 0 5 "+strconv.Itoa(tidingsS2S)+" xmpp.capulet.example.",
+		"xmpp.capulet.example. 60 IN A "+m.tidingsIP,
+		"_xmpp-server._tcp.montague.example. 60 IN SRV 0 5 "+strconv.Itoa(prosodyS2S)+" xmpp.montague.example.",
+		"xmpp.montague.example. 60 IN A "+m.prosodyIP,
+	)
+
+	// Certificates: self-signed for each, or both from one private CA.
+	dir := prosody.tempDir(t)
+	tdir := t.TempDir()
+	extra := []string{
+		"TIDINGS_RESOLVER=" + d.addr,
+		"TIDINGS_LISTEN_XMPP_CLIENT=127.0.0.1:0", // port 0 elsewhere cannot take tidingsS2S
+		"TIDINGS_LISTEN_XMPP_SERVER=" + net.JoinHostPort(m.tidingsIP, strconv.Itoa(tidingsS2S)),
+		"TIDINGS_XMPP_C2S_POST_AUTH_BYTES_PER_SECOND=0",
+		"TIDINGS_XMPP_S2S_CONNECT_TIMEOUT=20s",
+	}
+	cafile := filepath.Join(dir, "montague.crt") // self-signed: trusts nothing but itself
+	if m.ca {
+		ca := newTestCA(t)
+		ca.issue(t, filepath.Join(dir, "montague"), "montague.example", "xmpp.montague.example")
+		ca.issue(t, filepath.Join(tdir, "capulet"), "capulet.example", testHostname)
+		cafile = filepath.Join(dir, "ca.crt")
+		writeFile(t, cafile, ca.pem)
+		extra = append(extra,
+			"TIDINGS_TLS_CERT_FILE="+filepath.Join(tdir, "capulet.crt"),
+			"TIDINGS_TLS_KEY_FILE="+filepath.Join(tdir, "capulet.key"),
+			"TIDINGS_XMPP_S2S_CA_FILE="+cafile,
+			"TIDINGS_XMPP_S2S_REQUIRE_VALID_CERTS=true",
+		)
+	} else {
+		selfSigned(t, filepath.Join(dir, "montague"), "montague.example", "xmpp.montague.example")
+	}
+
+	prosody.start(t, dir, map[string]string{
+		"IP": m.prosodyIP, "C2S_PORT": strconv.Itoa(prosodyC2S), "S2S_PORT": strconv.Itoa(prosodyS2S),
+		"DNS": strings.Replace(d.addr, ":", "@", 1), "SECURE_AUTH": m.secureAuth, "CAFILE": cafile,
+	}, "romeo", "montague.example", s2sPassword)
+
+	environ := testEnv(t, extra...)
+	proc := startServeProc(t, bin, environ)
+	srv := &interopServer{bin: bin, environ: environ}
+	srv.cli(t, s2sPassword+"\n", "user", "add", s2sJuliet, "--password-stdin")
+	c2s := regexp.MustCompile(`msg=listening service=xmpp_client addr=(\S+)`).FindStringSubmatch(proc.stderr.String())
+	if c2s == nil {
+		t.Fatalf("no xmpp_client listener in the log:\n%s", proc.stderr.String())
+	}
+	host, port, _ := net.SplitHostPort(c2s[1])
+	tport, _ := strconv.Atoi(port)
+
+	cfg, _ := json.Marshal(map[string]any{
+		"juliet": s2sJuliet, "romeo": s2sRomeo, "password": s2sPassword,
+		"juliet_host": host, "juliet_port": tport, "romeo_host": m.prosodyIP, "romeo_port": prosodyC2S,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, filepath.Join("testdata", "s2s", "juliet_romeo.py"), string(cfg))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	out := stdout.String()
+	if err != nil || !strings.HasPrefix(out, "PASS ") {
+		t.Fatalf("juliet_romeo.py: %v\n%s\nstderr:\n%s", err, out, stderr.String()) // clean-ups add both servers' logs
+	}
+	first, _, _ := strings.Cut(out, "\n")
+	t.Log(first)
+
+	// Both directions were authenticated the way this mode wants.
+	log := proc.stderr.String()
+	for _, re := range []*regexp.Regexp{s2sOutboundReadyRE, s2sInboundVerifiedRE} {
+		got := re.FindStringSubmatch(log)
+		if got == nil || got[1] != m.wantAuth {
+			t.Errorf("%s: %q, want auth=%s; log:\n%s", re, got, m.wantAuth, log)
+		}
+	}
+	if strings.Contains(log, "level=ERROR") || strings.Contains(log, "panic") {
+		t.Errorf("errors in the server log:\n%s", log)
+	}
+	t.Logf("%s done in %v", m.name, time.Since(start).Round(time.Millisecond))
+}
+
+// prosodyBin is Prosody's installation: its binaries, and the user it runs
+// as when the test runs as root (Prosody refuses to run as root).
+type prosodyBin struct {
+	prosody, prosodyctl string
+	cred                *syscall.Credential // nil: as ourselves
+}
+
+// interopProsody finds Prosody, or skips (fails in CI mode).
+func interopProsody(t *testing.T) *prosodyBin {
+	t.Helper()
+	p := &prosodyBin{}
+	var err error
+	if p.prosody, err = exec.LookPath("prosody"); err == nil {
+		p.prosodyctl, err = exec.LookPath("prosodyctl")
+	}
+	if err != nil {
+		interopRequireTool(t, "Prosody not installed (Debian: apt-get install prosody; scripts/test.sh does): %v", err)
+	}
+	// The test's DNS server is reachable for Prosody only through
+	// libunbound (lua-unbound, only recommended by the package): without
+	// it Prosody reads /etc/resolv.conf and ignores the unbound setting.
+	if out, err := exec.Command(prosodyLua(p.prosody), "-e", `require "lunbound"`).CombinedOutput(); err != nil {
+		interopRequireTool(t, "Prosody's Lua lacks lunbound (Debian: apt-get install lua-unbound; scripts/test.sh does): %v\n%s", err, out)
+	}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("prosody")
+		if err != nil {
+			interopRequireTool(t, "running as root and there is no prosody user to run Prosody as: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		p.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	}
+	return p
+}
+
+// prosodyLua returns the Lua interpreter named on prosody's #! line
+// (Debian: #!/usr/bin/env lua5.4), or lua5.4.
+func prosodyLua(prosody string) string {
+	b, _ := os.ReadFile(prosody)
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	if f := strings.Fields(strings.TrimPrefix(string(line), "#!")); len(f) > 0 && bytes.HasPrefix(b, []byte("#!")) {
+		return f[len(f)-1]
+	}
+	return "lua5.4"
+}
+
+// tempDir returns a temporary directory Prosody's user owns (t.TempDir's
+// parents are root's alone), removed at clean-up.
+func (p *prosodyBin) tempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tidings-prosody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// command returns Prosody's name run as its user, in dir.
+func (p *prosodyBin) command(dir, name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"HOME=" + dir, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}
+	if p.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+	}
+	return cmd
+}
+
+// start writes dir/prosody.cfg.lua from the template with vars (and DIR),
+// registers the user, starts Prosody in the foreground and waits until its
+// c2s port answers. Clean-up stops it by PID with SIGTERM.
+func (p *prosodyBin) start(t *testing.T, dir string, vars map[string]string, localpart, domain, password string) {
+	t.Helper()
+	tmpl, err := os.ReadFile(filepath.Join("testdata", "s2s", "prosody.cfg.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars["DIR"] = dir
+	cfg := string(tmpl)
+	for k, v := range vars {
+		cfg = strings.ReplaceAll(cfg, "@@"+k+"@@", v)
+	}
+	if i := strings.Index(cfg, "@@"); i >= 0 {
+		t.Fatalf("prosody.cfg.lua: placeholder left: %.40s", cfg[i:])
+	}
+	cfgFile := filepath.Join(dir, "prosody.cfg.lua")
+	writeFile(t, cfgFile, []byte(cfg))
+	for _, sub := range []string{"data", "certs"} { // certs: Prosody indexes it at start
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.cred != nil {
+		err := filepath.WalkDir(dir, func(path string, _ os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(path, int(p.cred.Uid), int(p.cred.Gid))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := p.command(dir, p.prosodyctl, "--config", cfgFile, "register", localpart, domain, password)
+	if out, err := reg.CombinedOutput(); err != nil {
+		t.Fatalf("prosodyctl register: %v\n%s", err, out)
+	}
+
+	var output syncBuffer
+	cmd := p.command(dir, p.prosody, "--config", cfgFile)
+	cmd.Stdout, cmd.Stderr = &output, &output
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		select {
+		case <-done:
+			t.Errorf("Prosody exited early: %v\n%s", waitErr, output.String())
+			return
+		default:
+		}
+		cmd.Process.Signal(syscall.SIGTERM) // our child, by PID
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Errorf("Prosody still running 10 s after SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("Prosody (pid %d) output:\n%s\nlog (tail):\n%s", cmd.Process.Pid, output.String(), p.logTail(dir))
+		}
+	})
+	addr := net.JoinHostPort(vars["IP"], vars["C2S_PORT"])
+	ok := eventually(15*time.Second, func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	select {
+	case <-done:
+		t.Fatalf("Prosody exited: %v\n%s\nlog:\n%s", waitErr, output.String(), p.logTail(dir))
+	default:
+	}
+	if !ok {
+		t.Fatalf("Prosody's c2s port %s did not answer within 15 s\n%s\nlog:\n%s", addr, output.String(), p.logTail(dir))
+	}
+}
+
+// logTail returns the end of Prosody's debug log.
+func (p *prosodyBin) logTail(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "prosody.log"))
+	if err != nil {
+		return err.Error()
+	}
+	if len(b) > 30000 {
+		b = b[len(b)-30000:]
+	}
+	return string(b)
+}
+
+// freePorts returns n distinct TCP ports free on ip just now. Each test
+// has loopback addresses of its own, so nothing else takes them before
+// they are used.
+func freePorts(t *testing.T, ip string, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", ip+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close() // held until all are chosen: no port twice
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+func writeFile(t *testing.T, name string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(name, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testCA is a private certificate authority made by the test.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  []byte
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "Verona test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+}
+
+// issue writes base.crt and base.key: a server certificate for names
+// (dNSName SANs; the CN is the first, which no XMPP server may use).
+func (ca *testCA) issue(t *testing.T, base string, names ...string) {
+	t.Helper()
+	writeLeaf(t, base, ca.cert, ca.key, names)
+}
+
+// selfSigned writes base.crt and base.key: a self-signed certificate for names.
+func selfSigned(t *testing.T, base string, names ...string) {
+	t.Helper()
+	writeLeaf(t, base, nil, nil, names)
+}
+
+func writeLeaf(t *testing.T, base string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, names []string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: names[0]},
+		DNSNames:     names,
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, base+".crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	writeFile(t, base+".key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+}
