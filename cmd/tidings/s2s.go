@@ -87,36 +87,6 @@ func (a *adminServer) handleS2S(srv *s2s.Server) {
 	})
 }
 
-// adminGet fetches path from the running server's admin listener as JSON.
-func adminGet(ctx context.Context, e *env, configFile, path string, v any) error {
-	cfg, _, err := loadConfig(configFile, e.environ)
-	if err != nil {
-		return err
-	}
-	if cfg.Listen.Admin == "" {
-		return errors.New("listen.admin is off: this can only be read from a running server's admin listener")
-	}
-	host, port, err := net.SplitHostPort(cfg.Listen.Admin)
-	if err != nil {
-		return fmt.Errorf("listen.admin: %w", err)
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+path, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("is the server running? %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("admin listener answered %s", resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
-}
-
 // xmppS2S lists the federation links: they live in the server's memory.
 func xmppS2S(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "xmpp s2s", "").withJSON()
