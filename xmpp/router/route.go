@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/tidings/tidings/accounts"
@@ -290,6 +291,9 @@ func (r *Router) storeOffline(ctx context.Context, acct accounts.User, to JID, s
 	}
 	c := st.Copy()
 	c.Add(elem.New(NSDelay, "delay", "from", to.Domain, "stamp", time.Now().UTC().Format("2006-01-02T15:04:05Z")))
+	mu := r.offlineLock(acct.ID)
+	mu.Lock()
+	defer mu.Unlock()
 	err := r.st.StoreOffline(ctx, acct.ID, c.Bytes(), time.Now())
 	switch {
 	case errors.Is(err, storage.ErrOfflineFull):
@@ -299,7 +303,34 @@ func (r *Router) storeOffline(ctx context.Context, acct accounts.User, to JID, s
 		r.bounce(ctx, st, "wait", "internal-server-error", "")
 	default:
 		r.offlineStored.Add(1)
+		// A resource may have become available after the delivery check
+		// and read the offline store before this message was in it.
+		if res := r.bestResource(to.BareString()); res != nil {
+			res.deliverOfflineLocked(ctx)
+		}
 	}
+}
+
+// offlineLock serialises storing and delivering one account's offline
+// messages, so none is stranded or delivered twice.
+func (r *Router) offlineLock(id int64) *sync.Mutex {
+	return &r.offlineMu[uint64(id)%uint64(len(r.offlineMu))]
+}
+
+// bestResource returns an available resource of bare with the highest
+// non-negative priority, or nil.
+func (r *Router) bestResource(bare string) *Resource {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var best *Resource
+	if u := r.users[bare]; u != nil {
+		for _, res := range u.res {
+			if res.available && res.priority >= 0 && (best == nil || res.priority > best.priority) {
+				best = res
+			}
+		}
+	}
+	return best
 }
 
 // storable reports whether a message is worth keeping offline: it has a
@@ -321,6 +352,13 @@ func storable(st *elem.Element) bool {
 
 // deliverOffline sends res the stored messages, then deletes them.
 func (res *Resource) deliverOffline(ctx context.Context) {
+	mu := res.r.offlineLock(res.u.acct.ID)
+	mu.Lock()
+	defer mu.Unlock()
+	res.deliverOfflineLocked(ctx)
+}
+
+func (res *Resource) deliverOfflineLocked(ctx context.Context) {
 	r := res.r
 	msgs, err := r.st.Offline(ctx, res.u.acct.ID)
 	if err != nil {

@@ -107,6 +107,8 @@ type Router struct {
 
 	ids atomic.Uint64
 
+	offlineMu [64]sync.Mutex // striped by account ID: see offlineLock
+
 	stanzasIn, stanzasOut, offlineStored atomic.Int64
 }
 
