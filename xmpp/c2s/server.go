@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/internal/connlimit"
+	"github.com/tidings/tidings/xmpp/internal/connset"
 	"github.com/tidings/tidings/xmpp/router"
 	"github.com/tidings/tidings/xmpp/streamreader"
 )
@@ -83,11 +83,7 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu        sync.Mutex
-	closed    bool
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	wg        sync.WaitGroup
+	conns connset.Set[*conn]
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -102,8 +98,7 @@ func New(cfg Config, tlsConfig *tls.Config, acc *accounts.Store, r *router.Route
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, acc: acc, router: r, log: log.With("proto", "xmpp"),
-		limit:     &connlimit.Limiter{Max: cfg.MaxConnsPerIP},
-		listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}}
+		limit: &connlimit.Limiter{Max: cfg.MaxConnsPerIP}}
 	if tlsConfig != nil {
 		s.tls = tlsConfig.Clone()
 		s.tls.NextProtos = []string{"xmpp-client"} // XEP-0368 ALPN
@@ -122,80 +117,29 @@ func (s *Server) Serve(ln net.Listener, directTLS bool) error {
 	l := s.limit.Wrap(ln, nil, func(ip netip.Addr) {
 		s.log.Warn("xmpp: too many connections from one address", "remote", ip)
 	})
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		ln.Close()
-		return ErrServerClosed
-	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			return err
-		}
-		c := newConn(s, nc, directTLS)
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			nc.Close()
-			return ErrServerClosed
-		}
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			c.serve()
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
-		}()
-	}
+	return s.conns.Serve(l, ErrServerClosed,
+		func(nc net.Conn) *conn { return newConn(s, nc, directTLS) },
+		func(c *conn) { c.serve() })
 }
 
 // Shutdown stops accepting, ends every stream with system-shutdown and
 // waits for the sessions to finish (their unavailable presence goes out).
 // When ctx ends first the connections are closed hard.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed = true
-	for l := range s.listeners {
-		l.Close()
-	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
+	for _, c := range s.conns.Close() {
 		c.Close("system-shutdown", "the server is shutting down")
 	}
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { s.conns.Wait(); close(done) }()
 	select {
 	case <-done:
 		s.cancel()
 		return nil
 	case <-ctx.Done():
 		s.cancel()
-		s.mu.Lock()
-		for c := range s.conns {
+		for _, c := range s.conns.Conns() {
 			c.raw.Close()
 		}
-		s.mu.Unlock()
 		<-done
 		return ctx.Err()
 	}
@@ -203,7 +147,5 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Connections returns the number of open client connections.
 func (s *Server) Connections() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
+	return s.conns.Len()
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tidings/tidings/xmpp/internal/connset"
 	"github.com/tidings/tidings/xmpp/router"
 )
 
@@ -47,13 +48,13 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu        sync.Mutex
-	closed    bool
-	links     map[pair]*link
-	failures  map[pair]failure
-	listeners map[net.Listener]struct{}
-	conns     map[*inConn]struct{}
-	wg        sync.WaitGroup
+	mu       sync.Mutex
+	closed   bool
+	links    map[pair]*link
+	failures map[pair]failure
+	wg       sync.WaitGroup // outbound links
+
+	in connset.Set[*inConn] // inbound listeners and connections
 }
 
 // pair is (local domain, remote domain).
@@ -103,7 +104,7 @@ func New(cfg Config, o Options) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, ours: o.TLS, roots: roots, router: o.Router, secret: o.Secret, res: o.Resolver,
 		dialer: o.Dialer, log: o.Log.With("proto", "xmpp-s2s"),
-		links: map[pair]*link{}, failures: map[pair]failure{}, listeners: map[net.Listener]struct{}{}, conns: map[*inConn]struct{}{}}
+		links: map[pair]*link{}, failures: map[pair]failure{}}
 	s.srvTLS = o.TLS.Clone()
 	s.srvTLS.NextProtos = []string{"xmpp-server"}
 	s.srvTLS.ClientAuth = tls.RequestClientCert // verified by us, for EXTERNAL
@@ -159,11 +160,8 @@ func (s *Server) Links() []Link {
 	for _, l := range s.links {
 		links = append(links, l)
 	}
-	conns := make([]*inConn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
 	s.mu.Unlock()
+	conns := s.in.Conns()
 	var out []Link
 	for _, l := range links {
 		out = append(out, l.info())
@@ -189,18 +187,12 @@ func (s *Server) Links() []Link {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
-	for l := range s.listeners {
-		l.Close()
-	}
 	links := make([]*link, 0, len(s.links))
 	for _, l := range s.links {
 		links = append(links, l)
 	}
-	conns := make([]*inConn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
 	s.mu.Unlock()
+	conns := s.in.Close()
 	for _, l := range links {
 		l.shutdown()
 	}
@@ -208,18 +200,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.w.close("system-shutdown", "the server is shutting down")
 	}
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { s.in.Wait(); s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 		s.cancel()
 		return nil
 	case <-ctx.Done():
 		s.cancel()
-		s.mu.Lock()
-		for c := range s.conns {
+		for _, c := range s.in.Conns() {
 			c.nc.Close()
 		}
-		s.mu.Unlock()
 		for _, l := range links { // outside s.mu: link locks come first
 			l.abort()
 		}
@@ -231,46 +221,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Serve accepts inbound server connections on ln until Shutdown; with
 // directTLS they start with TLS (XEP-0368).
 func (s *Server) Serve(ln net.Listener, directTLS bool) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		ln.Close()
-		return ErrServerClosed
-	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			return err
-		}
-		c := newInConn(s, nc, directTLS)
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			nc.Close()
-			return ErrServerClosed
-		}
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
-			c.serve()
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
-		}()
-	}
+	return s.in.Serve(ln, ErrServerClosed,
+		func(nc net.Conn) *inConn { return newInConn(s, nc, directTLS) },
+		func(c *inConn) { c.serve() })
 }
