@@ -16,6 +16,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/tidings/tidings/internal/testdns"
 )
 
 // crashMsg is one message of TestCrashNoLoss's load and what became of it.
@@ -60,7 +62,7 @@ func TestCrashNoLoss(t *testing.T) {
 	// Mail for nowhere.example goes to an address and port where nothing
 	// listens: refused connections, so it waits in the queue (a temporary
 	// failure), neither delivered nor bounced.
-	nowhere := startTestDNS(t,
+	nowhere := testdns.Start(t,
 		"nowhere.example. 60 IN MX 10 mx.nowhere.example.",
 		"mx.nowhere.example. 60 IN A 127.0.0.9",
 	)
@@ -76,7 +78,7 @@ func TestCrashNoLoss(t *testing.T) {
 		"TIDINGS_LISTEN_SMTP="+listen[0],
 		"TIDINGS_LISTEN_SUBMISSION="+listen[1],
 		"TIDINGS_LISTEN_SUBMISSIONS="+listen[2],
-		"TIDINGS_RESOLVER="+nowhere.addr,
+		"TIDINGS_RESOLVER="+nowhere.Addr,
 		"TIDINGS_QUEUE_PORT="+strconv.Itoa(closedPort),
 	)}
 	first := startServeProc(t, bin, s.environ)

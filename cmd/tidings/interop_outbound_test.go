@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,15 +15,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-message"
-	"github.com/miekg/dns"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/internal/testdns"
 	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/store"
 	"github.com/tidings/tidings/migrations"
@@ -51,96 +49,6 @@ const (
 	outboundMantIP  = "127.0.0.5"
 	outboundWaitFor = 15 * time.Second
 )
-
-// testDNS is an authoritative DNS server for test zones on 127.0.0.1, UDP
-// and TCP on the same port, recording the questions it was asked.
-type testDNS struct {
-	addr string
-	rrs  []dns.RR
-	mu   sync.Mutex
-	seen []string // "MX montague.example."
-}
-
-// startTestDNS serves records (zone file lines). Names with records of
-// other types get NODATA, unknown names NXDOMAIN.
-func startTestDNS(t *testing.T, records ...string) *testDNS {
-	t.Helper()
-	d := &testDNS{}
-	for _, r := range records {
-		rr, err := dns.NewRR(r)
-		if err != nil {
-			t.Fatalf("record %q: %v", r, err)
-		}
-		d.rrs = append(d.rrs, rr)
-	}
-	var pc net.PacketConn
-	var ln net.Listener
-	for i := 0; ln == nil; i++ {
-		var err error
-		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		if ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
-			pc.Close()
-			if i == 20 {
-				t.Fatalf("no port free for both UDP and TCP: %v", err)
-			}
-		}
-	}
-	d.addr = pc.LocalAddr().String()
-	h := dns.HandlerFunc(d.serve)
-	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		go srv.ActivateAndServe()
-		<-started
-		t.Cleanup(func() { srv.Shutdown() })
-	}
-	return d
-}
-
-func (d *testDNS) serve(w dns.ResponseWriter, r *dns.Msg) {
-	m := new(dns.Msg)
-	m.SetReply(r)
-	m.Authoritative = true
-	if len(r.Question) != 1 {
-		m.Rcode = dns.RcodeFormatError
-		w.WriteMsg(m)
-		return
-	}
-	q := r.Question[0]
-	d.mu.Lock()
-	d.seen = append(d.seen, dns.TypeToString[q.Qtype]+" "+strings.ToLower(q.Name))
-	d.mu.Unlock()
-	known := false
-	for _, rr := range d.rrs {
-		if h := rr.Header(); strings.EqualFold(h.Name, q.Name) {
-			known = true
-			if h.Rrtype == q.Qtype {
-				m.Answer = append(m.Answer, dns.Copy(rr))
-			}
-		}
-	}
-	if len(m.Answer) == 0 {
-		soa, _ := dns.NewRR("example. 60 IN SOA ns.example. hostmaster.example. 1 3600 600 86400 60")
-		m.Ns = []dns.RR{soa}
-		if !known {
-			m.Rcode = dns.RcodeNameError
-		}
-	}
-	w.WriteMsg(m)
-}
-
-// asked reports whether the server was asked question ("MX montague.example.").
-func (d *testDNS) asked(question string) bool { return slices.Contains(d.questions(), question) }
-
-// questions returns the questions asked so far.
-func (d *testDNS) questions() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return slices.Clone(d.seen)
-}
 
 // serveProc is one run of `tidings serve` as a child process.
 type serveProc struct {
@@ -443,7 +351,7 @@ func TestInteropOutbound(t *testing.T) {
 		[]string{outboundMontMX, outboundMantMX}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	resolver := startTestDNS(t,
+	resolver := testdns.Start(t,
 		"montague.example. 60 IN MX 10 "+outboundMontMX+".",
 		outboundMontMX+". 60 IN A "+outboundMontIP,
 		"mantua.example. 60 IN MX 10 "+outboundMantMX+".",
@@ -459,7 +367,7 @@ func TestInteropOutbound(t *testing.T) {
 		"TIDINGS_LISTEN_SMTP="+listen[0],
 		"TIDINGS_LISTEN_SUBMISSION="+listen[1],
 		"TIDINGS_LISTEN_SUBMISSIONS="+listen[2],
-		"TIDINGS_RESOLVER="+resolver.addr,
+		"TIDINGS_RESOLVER="+resolver.Addr,
 		"TIDINGS_QUEUE_PORT="+strconv.Itoa(montague.port),
 	)}
 	s.addr = startServeProc(t, bin, s.environ).addr
@@ -516,8 +424,8 @@ func TestInteropOutbound(t *testing.T) {
 		if !strings.Contains(m.raw, "\r\n\r\n"+interopCRLF(interopBody)) {
 			t.Errorf("local copy's body did not arrive intact:\n%q", m.raw)
 		}
-		if !resolver.asked("MX montague.example.") || !resolver.asked("A "+outboundMontMX+".") {
-			t.Errorf("the test's DNS server was not asked for the route; asked: %q", resolver.questions())
+		if !resolver.Asked("MX montague.example.") || !resolver.Asked("A "+outboundMontMX+".") {
+			t.Errorf("the test's DNS server was not asked for the route; asked: %q", resolver.Questions())
 		}
 	})
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tidings/tidings/internal/testdns"
 )
 
 // The Postfix interop test loads the MX listener with Postfix's smtp-source
@@ -70,10 +72,10 @@ func TestInteropPostfixSmtpSource(t *testing.T) {
 	// SPF is checked on every message from the MX: a DNS server of our own
 	// answers, so the result is pass and nothing depends on the machine's
 	// resolver.
-	resolver := startTestDNS(t, `load.example. 60 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`)
+	resolver := testdns.Start(t, `load.example. 60 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`)
 	s := &interopServer{bin: bin, environ: testEnv(t,
 		"TIDINGS_LISTEN_SMTP=127.0.0.1:0",
-		"TIDINGS_RESOLVER="+resolver.addr,
+		"TIDINGS_RESOLVER="+resolver.Addr,
 	)}
 	s.addr = startServeProc(t, bin, s.environ).addr
 	host, port := s.hostPort("smtp")

@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tidings/tidings/internal/testdns"
 )
 
 // The federation interop test proves XMPP server-to-server (xmpp/s2s)
@@ -29,7 +31,7 @@ import (
 // montague.example is hosted on Prosody with the user romeo, capulet.example on
 // the real binary with juliet. Both servers find each other only through
 // _xmpp-server._tcp SRV records served by the test's DNS server
-// (startTestDNS): Tidings through the top-level `resolver` key, Prosody
+// (testdns.Start): Tidings through the top-level `resolver` key, Prosody
 // through its libunbound resolver forwarding to it (`unbound.forward`), so
 // neither /etc/hosts nor the system resolver is involved. Prosody runs as
 // the prosody user from testdata/s2s/prosody.cfg.lua, filled in for a
@@ -101,7 +103,7 @@ func testS2SProsody(t *testing.T, m s2sMode) {
 	ports := freePorts(t, m.prosodyIP, 2)
 	prosodyC2S, prosodyS2S := ports[0], ports[1]
 	tidingsS2S := freePorts(t, m.tidingsIP, 1)[0]
-	d := startTestDNS(t,
+	d := testdns.Start(t,
 		"_xmpp-server._tcp.capulet.example. 60 IN SRV 0 5 "+strconv.Itoa(tidingsS2S)+" xmpp.capulet.example.",
 		"xmpp.capulet.example. 60 IN A "+m.tidingsIP,
 		"_xmpp-server._tcp.montague.example. 60 IN SRV 0 5 "+strconv.Itoa(prosodyS2S)+" xmpp.montague.example.",
@@ -112,7 +114,7 @@ func testS2SProsody(t *testing.T, m s2sMode) {
 	dir := prosody.tempDir(t)
 	tdir := t.TempDir()
 	extra := []string{
-		"TIDINGS_RESOLVER=" + d.addr,
+		"TIDINGS_RESOLVER=" + d.Addr,
 		"TIDINGS_LISTEN_XMPP_CLIENT=127.0.0.1:0", // port 0 elsewhere cannot take tidingsS2S
 		"TIDINGS_LISTEN_XMPP_SERVER=" + net.JoinHostPort(m.tidingsIP, strconv.Itoa(tidingsS2S)),
 		"TIDINGS_XMPP_C2S_POST_AUTH_BYTES_PER_SECOND=0",
@@ -137,7 +139,7 @@ func testS2SProsody(t *testing.T, m s2sMode) {
 
 	prosody.start(t, dir, map[string]string{
 		"IP": m.prosodyIP, "C2S_PORT": strconv.Itoa(prosodyC2S), "S2S_PORT": strconv.Itoa(prosodyS2S),
-		"DNS": strings.Replace(d.addr, ":", "@", 1), "SECURE_AUTH": m.secureAuth, "CAFILE": cafile,
+		"DNS": strings.Replace(d.Addr, ":", "@", 1), "SECURE_AUTH": m.secureAuth, "CAFILE": cafile,
 	}, "romeo", "montague.example", s2sPassword)
 
 	environ := testEnv(t, extra...)

@@ -13,15 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/internal/testcert"
+	"github.com/tidings/tidings/internal/testdns"
 	"github.com/tidings/tidings/migrations/dbtest"
 	"github.com/tidings/tidings/xmpp/elem"
 	"github.com/tidings/tidings/xmpp/router"
@@ -29,90 +26,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
-
-// testDNS is an authoritative DNS server for the test zones on loopback.
-type testDNS struct {
-	addr string
-	mu   sync.Mutex
-	rrs  []dns.RR
-}
-
-func startDNS(t *testing.T) *testDNS {
-	t.Helper()
-	d := &testDNS{}
-	var pc net.PacketConn
-	var ln net.Listener
-	for i := 0; ln == nil; i++ {
-		var err error
-		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		if ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
-			pc.Close()
-			if i == 20 {
-				t.Fatal(err)
-			}
-		}
-	}
-	d.addr = pc.LocalAddr().String()
-	h := dns.HandlerFunc(d.serve)
-	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		go srv.ActivateAndServe()
-		<-started
-		t.Cleanup(func() { srv.Shutdown() })
-	}
-	return d
-}
-
-// set replaces the records of the names given (zone file lines).
-func (d *testDNS) add(t *testing.T, records ...string) {
-	t.Helper()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, r := range records {
-		rr, err := dns.NewRR(r)
-		if err != nil {
-			t.Fatalf("record %q: %v", r, err)
-		}
-		d.rrs = append(d.rrs, rr)
-	}
-}
-
-func (d *testDNS) serve(w dns.ResponseWriter, r *dns.Msg) {
-	m := new(dns.Msg)
-	m.SetReply(r)
-	m.Authoritative = true
-	q := r.Question[0]
-	known := false
-	d.mu.Lock()
-	for _, rr := range d.rrs {
-		if h := rr.Header(); strings.EqualFold(h.Name, q.Name) {
-			known = true
-			if h.Rrtype == q.Qtype {
-				m.Answer = append(m.Answer, dns.Copy(rr))
-			}
-		}
-	}
-	d.mu.Unlock()
-	if len(m.Answer) == 0 {
-		soa, _ := dns.NewRR("test. 60 IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60")
-		m.Ns = []dns.RR{soa}
-		if !known {
-			m.Rcode = dns.RcodeNameError
-		}
-	}
-	w.WriteMsg(m)
-}
-
-func (d *testDNS) resolver() *net.Resolver {
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var dd net.Dialer
-		return dd.DialContext(ctx, network, d.addr)
-	}}
-}
 
 // fakeSession records what the router delivers to a bound resource.
 type fakeSession struct {
@@ -131,7 +44,7 @@ type node struct {
 	srv    *Server
 	tls    *tls.Config
 	cfg    Config
-	dns    *testDNS
+	dns    *testdns.Server
 	port   int // the STARTTLS listener
 	ln     net.Listener
 	users  map[string]*fakeSession
@@ -149,7 +62,7 @@ func testConfig() Config {
 
 // newNode makes a domain with users (each bound as user/phone), a router
 // and an s2s server listening on 127.0.0.1, published in d by SRV only.
-func newNode(t *testing.T, d *testDNS, domain string, tc *tls.Config, cfg Config, direct bool, users ...string) *node {
+func newNode(t *testing.T, d *testdns.Server, domain string, tc *tls.Config, cfg Config, direct bool, users ...string) *node {
 	t.Helper()
 	ctx := context.Background()
 	db := dbtest.SQLite(t)
@@ -195,7 +108,7 @@ func newNode(t *testing.T, d *testDNS, domain string, tc *tls.Config, cfg Config
 	if direct {
 		service = "_xmpps-server"
 	}
-	d.add(t, service+"._tcp."+domain+". 60 IN SRV 0 5 "+strconv.Itoa(n.port)+" xmpp."+domain+".",
+	d.Add(t, service+"._tcp."+domain+". 60 IN SRV 0 5 "+strconv.Itoa(n.port)+" xmpp."+domain+".",
 		"xmpp."+domain+". 60 IN A 127.0.0.1")
 	n.secret = secret
 	n.start(secret, direct)
@@ -204,7 +117,7 @@ func newNode(t *testing.T, d *testDNS, domain string, tc *tls.Config, cfg Config
 
 func (n *node) start(secret []byte, direct bool) {
 	t := n.t
-	srv, err := New(n.cfg, Options{TLS: n.tls, Router: n.r, Secret: secret, Resolver: n.dns.resolver()})
+	srv, err := New(n.cfg, Options{TLS: n.tls, Router: n.r, Secret: secret, Resolver: n.dns.Resolver()})
 	if err != nil {
 		t.Fatal(err)
 	}

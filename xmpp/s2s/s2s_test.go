@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tidings/tidings/internal/testdns"
 )
 
 func linkAuth(s *Server, dir, local, remote string) string {
@@ -22,7 +24,7 @@ func linkAuth(s *Server, dir, local, remote string) string {
 // Two Tidings instances found through SRV records only, self-signed
 // certificates: dialback in both directions; capulet over direct TLS.
 func TestDialbackSelfSigned(t *testing.T) {
-	d := startDNS(t)
+	d := testdns.Start(t)
 	cap := newNode(t, d, "capulet.test", selfSigned(t, "capulet.test"), testConfig(), true, "juliet")
 	mon := newNode(t, d, "montague.test", selfSigned(t, "montague.test"), testConfig(), false, "romeo")
 
@@ -50,7 +52,7 @@ func TestDialbackSelfSigned(t *testing.T) {
 
 // A private CA: SASL EXTERNAL both ways, with valid certificates required.
 func TestExternalPrivateCA(t *testing.T) {
-	d := startDNS(t)
+	d := testdns.Start(t)
 	authority := newCA(t)
 	cfg := testConfig()
 	cfg.CAFile = authority.file
@@ -76,7 +78,7 @@ func TestExternalPrivateCA(t *testing.T) {
 
 // Valid certificates required, the peer's is self-signed: refused, bounced.
 func TestRequireValidCertsRefusesSelfSigned(t *testing.T) {
-	d := startDNS(t)
+	d := testdns.Start(t)
 	cfg := testConfig()
 	cfg.RequireValidCerts = true
 	cap := newNode(t, d, "capulet.test", selfSigned(t, "capulet.test"), cfg, false, "juliet")
@@ -90,7 +92,7 @@ func TestRequireValidCertsRefusesSelfSigned(t *testing.T) {
 // The peer is down: the sender gets a bounce; then it comes up (a restart)
 // and traffic resumes after the back-off.
 func TestPeerDownBounceAndRestart(t *testing.T) {
-	d := startDNS(t)
+	d := testdns.Start(t)
 	cap := newNode(t, d, "capulet.test", selfSigned(t, "capulet.test"), testConfig(), false, "juliet")
 	mon := newNode(t, d, "montague.test", selfSigned(t, "montague.test"), testConfig(), false, "romeo")
 
@@ -138,7 +140,7 @@ func TestPeerDownBounceAndRestart(t *testing.T) {
 
 // A connect that never completes bounces with remote-server-timeout.
 func TestConnectTimeoutBounce(t *testing.T) {
-	d := startDNS(t)
+	d := testdns.Start(t)
 	cfg := testConfig()
 	cfg.ConnectTimeout = 300 * time.Millisecond
 	cap := newNode(t, d, "capulet.test", selfSigned(t, "capulet.test"), cfg, false, "juliet")
@@ -157,7 +159,7 @@ func TestConnectTimeoutBounce(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	d.add(t, "_xmpp-server._tcp.silent.test. 60 IN SRV 0 5 "+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)+" xmpp.silent.test.",
+	d.Add(t, "_xmpp-server._tcp.silent.test. 60 IN SRV 0 5 "+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)+" xmpp.silent.test.",
 		"xmpp.silent.test. 60 IN A 127.0.0.1")
 	cap.send("juliet@capulet.test/phone", "romeo@silent.test", "hello")
 	if st := cap.wait("juliet", 5*time.Second); errorCondition(st) != "remote-server-timeout" {
@@ -167,7 +169,7 @@ func TestConnectTimeoutBounce(t *testing.T) {
 
 // Blocked domains are refused in both directions.
 func TestBlockedDomain(t *testing.T) {
-	d := startDNS(t)
+	d := testdns.Start(t)
 	cfg := testConfig()
 	cfg.Block = []string{"montague.test"}
 	cap := newNode(t, d, "capulet.test", selfSigned(t, "capulet.test"), cfg, false, "juliet")
@@ -240,7 +242,7 @@ func (p *rawPeer) until(want string) string {
 
 // A peer sending for a domain pair it has not verified is refused.
 func TestUnverifiedDomainRefused(t *testing.T) {
-	d := startDNS(t)
+	d := testdns.Start(t)
 	cap := newNode(t, d, "capulet.test", selfSigned(t, "capulet.test"), testConfig(), false, "juliet")
 	mon := newNode(t, d, "montague.test", selfSigned(t, "montague.test"), testConfig(), false, "romeo")
 	_ = mon
@@ -277,7 +279,7 @@ func TestUnverifiedDomainRefused(t *testing.T) {
 }
 
 func TestWrongHostUnknown(t *testing.T) {
-	d := startDNS(t)
+	d := testdns.Start(t)
 	cap := newNode(t, d, "capulet.test", selfSigned(t, "capulet.test"), testConfig(), false)
 	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(cap.port))
 	if err != nil {
