@@ -66,6 +66,10 @@ func CheckName(name string) error {
 	return nil
 }
 
+// SetCheck sets the compiler Put and Check run scripts through (the engine
+// with the configured options; tests may set their own).
+func (s *Scripts) SetCheck(check func(src []byte) error) { s.check = check }
+
 // List returns the user's scripts by name.
 func (s *Scripts) List(ctx context.Context, userID int64) ([]ScriptInfo, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT name, active, length(source), updated_at
