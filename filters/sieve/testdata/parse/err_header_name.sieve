@@ -1,0 +1,1 @@
+if header "bad name:" "x" { keep; }
