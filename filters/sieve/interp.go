@@ -44,6 +44,7 @@ type run struct {
 	cancelKeep   bool
 	rejected     bool
 	delivering   bool // keep, fileinto or redirect ran (reject conflicts)
+	vacationRan  bool
 }
 
 // Run executes the script once for one message and one recipient.

@@ -13,7 +13,7 @@ func (n *rejectCmd) exec(r *run) error {
 	if err := r.action(); err != nil {
 		return err
 	}
-	if r.rejected || r.delivering || r.res.Vacation != nil {
+	if r.rejected || r.delivering || r.vacationRan {
 		return fmt.Errorf("%w: reject cannot be combined with keep, fileinto, redirect, vacation or another reject (RFC 5429 §2.1)", ErrConflict)
 	}
 	r.rejected, r.cancelKeep = true, true // RFC 5429 §2.1: cancels implicit keep
