@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tidings/tidings/filters/sieve"
 	"github.com/tidings/tidings/migrations"
 )
 
@@ -96,6 +97,30 @@ func (c Config) withDefaults() Config {
 		c.RunTimeout = d.RunTimeout
 	}
 	return c
+}
+
+// Check compiles src with cfg's limits, as Scripts.Put would.
+func Check(cfg Config, src string) error {
+	sc := NewScripts(nil, cfg)
+	sc.SetCheck(compiler(cfg))
+	return sc.Check(src)
+}
+
+// compiler compiles with the engine options cfg implies.
+func compiler(cfg Config) func(src []byte) error {
+	opts := engineOptions(cfg.withDefaults())
+	return func(src []byte) error { _, err := sieve.Parse(src, opts); return err }
+}
+
+// engineOptions are the engine limits cfg (with defaults) sets.
+func engineOptions(cfg Config) sieve.Options {
+	opts := sieve.DefaultOptions()
+	opts.MaxScriptSize = cfg.MaxScriptSize
+	opts.MaxActions = cfg.MaxActions
+	opts.MaxRedirects = cfg.MaxRedirects
+	opts.MaxNotifies = cfg.MaxNotifies
+	opts.Timeout = cfg.RunTimeout
+	return opts
 }
 
 // NewScripts returns the script store with cfg's quotas. Scripts are

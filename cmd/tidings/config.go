@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/filters"
 	"github.com/tidings/tidings/mail/imapd"
 	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/smtpd"
@@ -38,6 +39,7 @@ type Config struct {
 	Queue    queue.Config      `toml:"queue" doc:"The outbound queue: delivery of submitted mail to other domains' mail servers."`
 	IMAP     imapd.Config      `toml:"imap" doc:"IMAP limits, for listen.imap (STARTTLS) and listen.imaps (implicit TLS)."`
 	XMPP     XMPPConfig        `toml:"xmpp" doc:"XMPP: server features and storage limits."`
+	Filters  filters.Config    `toml:"filters" doc:"Sieve filters: script quotas, run limits, and XMPP new-mail notifications."`
 }
 
 // XMPPConfig is the [xmpp] section: the router's settings, and the client
@@ -102,6 +104,7 @@ func DefaultConfig() Config {
 		Queue:    queue.DefaultConfig(),
 		IMAP:     imapd.DefaultConfig(),
 		XMPP:     XMPPConfig{Config: router.DefaultConfig(), C2S: c2s.DefaultConfig(), S2S: s2s.DefaultConfig()},
+		Filters:  filters.DefaultConfig(),
 	}
 }
 
@@ -154,7 +157,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Listen.validate()...)
-	errs = append(errs, c.Database.Validate(), c.Accounts.Validate(), c.SMTP.Validate(), c.Queue.Validate(), c.IMAP.Validate(), c.XMPP.Config.Validate(), c.XMPP.C2S.Validate(), c.XMPP.S2S.Validate())
+	errs = append(errs, c.Database.Validate(), c.Accounts.Validate(), c.SMTP.Validate(), c.Queue.Validate(), c.IMAP.Validate(), c.XMPP.Config.Validate(), c.XMPP.C2S.Validate(), c.XMPP.S2S.Validate(), c.Filters.Validate())
 	return errors.Join(errs...)
 }
 

@@ -13,12 +13,14 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/filters"
 	"github.com/tidings/tidings/mail/delivery"
 	"github.com/tidings/tidings/mail/dkim"
 	"github.com/tidings/tidings/mail/imapd"
@@ -93,11 +95,16 @@ type server struct {
 	smtp      *smtpd.Server
 	imap      *imapd.Server
 	router    *router.Router
-	c2s       *c2s.Server
-	stopXMPP  func()
-	s2s       *s2s.Server
-	remote    remoteSwitch // the router's Remote (s2s.go)
-	admin     *adminServer
+	// liveRouter is router for goroutines that run while XMPP starts
+	// (filter notifications).
+	liveRouter  atomic.Pointer[router.Router]
+	filter      *filters.Filter
+	stopFilters func()
+	c2s         *c2s.Server
+	stopXMPP    func()
+	s2s         *s2s.Server
+	remote      remoteSwitch // the router's Remote (s2s.go)
+	admin       *adminServer
 }
 
 // subsystem is one part of the server: started in order, stopped in reverse.
@@ -114,6 +121,7 @@ func (s *server) subsystems() []subsystem {
 		{"accounts", s.startAccounts, func(context.Context) error { s.stopWatch(); return nil }},
 		{"tls", s.startTLS, nil},
 		{"store", s.startStore, func(context.Context) error { s.store.Close(); return nil }},
+		{"filters", s.startFilters, func(context.Context) error { s.stopFilters(); return nil }},
 		{"queue", s.startQueue, func(context.Context) error { s.stopQueue(); return nil }},
 		{"smtp", s.startSMTP, func(ctx context.Context) error { return s.smtp.Shutdown(ctx) }},
 		{"imap", s.startIMAP, func(ctx context.Context) error { return s.imap.Shutdown(ctx) }},
@@ -303,7 +311,8 @@ func (s *server) startQueue(ctx context.Context) error {
 	if err := s.startDKIM(ctx); err != nil {
 		return err
 	}
-	s.deliver = &delivery.Deliverer{Store: s.store, Signer: s.dkim, MaxSize: int64(s.cfg.SMTP.MaxMessageSize) + receivedSlack, Log: s.log}
+	s.deliver = &delivery.Deliverer{Store: s.store, Signer: s.dkim, Filter: s.filter, MessageURL: s.messageURL,
+		MaxSize: int64(s.cfg.SMTP.MaxMessageSize) + receivedSlack, Log: s.log}
 	q, err := queue.New(s.cfg.Queue, queue.Deps{DB: s.db, Hostname: s.cfg.Hostname, Local: localDSN{s},
 		IsLocal: s.isLocalDomain, Resolver: s.cfg.resolver(), Log: s.log})
 	if err != nil {
@@ -348,15 +357,19 @@ func (s *server) isLocalDomain(ctx context.Context, domain string) bool {
 	return err == nil && d.MailEnabled
 }
 
-// localDSN delivers the queue's bounces to local senders.
+// localDSN delivers what the queue holds for local recipients: bounces to
+// local senders, filter redirects and vacation replies.
 type localDSN struct{ s *server }
 
-func (l localDSN) DeliverLocal(ctx context.Context, to string, msg []byte) error {
+func (l localDSN) DeliverLocal(ctx context.Context, sender, to string, msg []byte) error {
 	u, err := l.s.accounts.Resolve(ctx, to)
+	if errors.Is(err, accounts.ErrNotFound) || err == nil && u.Disabled {
+		return fmt.Errorf("%w: no such user %s", queue.ErrPermanent, to)
+	}
 	if err != nil {
 		return err
 	}
-	return l.s.deliver.Deliver(ctx, delivery.Envelope{Recipients: []accounts.User{u}}, bytes.NewReader(msg))
+	return l.s.deliver.Deliver(ctx, delivery.Envelope{From: sender, Recipients: []accounts.User{u}, RcptTo: []string{to}}, bytes.NewReader(msg))
 }
 
 // receivedSlack is what delivery adds to a message (Received, Return-Path)
@@ -437,6 +450,7 @@ func (s *server) startXMPP(ctx context.Context) error {
 		return err
 	}
 	s.router, s.c2s = r, srv
+	s.liveRouter.Store(r)
 	s.stopXMPP = s.accounts.Subscribe(r.AccountEvent)
 	s.reg.MustRegister(xmppCollector{r})
 	for _, l := range []struct {

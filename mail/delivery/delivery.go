@@ -7,9 +7,19 @@
 //     then the store commits every recipient's copy together
 //     (store.DeliverOptions.AllOrNothing): SMTP has one DATA reply for all
 //     recipients and must neither lose nor half-accept a message.
-//   - The [Filter] hook is where Sieve will decide each recipient's mailbox,
-//     flags and actions. A filter error never loses mail: the message goes
-//     to INBOX (implicit keep, RFC 5228 §2.10.2) and the error is logged.
+//   - The [Filter] hook (Sieve, package filters) decides each recipient's
+//     mailboxes, flags and actions before the transaction. A filter error
+//     never loses mail: the message goes to INBOX (implicit keep, RFC 5228
+//     §2.10.2) and the error is logged.
+//   - Actions that create traffic are written to the outbound queue in the
+//     delivery's own transaction (redirects, vacation replies, mailto
+//     notices, rejection notices) and sent by its workers after commit,
+//     local recipients included; XMPP notifications are handed to the
+//     filter after commit and never waited for. The SMTP reply waits on
+//     none of them.
+//   - Redirected copies carry a Delivered-To field naming the user who
+//     redirected; a user who finds their own name there does not redirect
+//     again (loop protection, RFC 5228 §4.2).
 package delivery
 
 import (
@@ -27,6 +37,7 @@ import (
 	"github.com/emersion/go-message/textproto"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/filters"
 	"github.com/tidings/tidings/mail/dkim"
 	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/store"
@@ -36,6 +47,7 @@ import (
 type Envelope struct {
 	From       string          // the reverse path; "" for the null sender <>
 	Recipients []accounts.User // local recipients, resolved (aliases to users)
+	RcptTo     []string        // the addresses as given in RCPT TO, parallel to Recipients (optional)
 	Remote     []string        // remote recipients, for the outbound queue
 	// Check, if set, judges where the message comes from (SPF, DKIM,
 	// DMARC for mail from other servers) before anything is stored.
@@ -49,25 +61,14 @@ type Verdict struct {
 	Reject error  // refuse the message with this error
 }
 
-// Decision is where a filter puts one recipient's copy.
-type Decision struct {
-	Mailbox string   // "" means INBOX
-	Create  bool     // create Mailbox if missing (Sieve fileinto :create)
-	Flags   []string // IMAP flags to set
-}
-
-// Filter decides per recipient. msg reads the whole message as it will be
-// stored (with Return-Path and Received).
+// Filter is the per-recipient Sieve hook; filters.Filter implements it.
 type Filter interface {
-	Decide(ctx context.Context, rcpt accounts.User, env Envelope, msg io.ReaderAt, size int64) (Decision, error)
-}
-
-// Inbox is the filter of a server without filters: everything to INBOX.
-type Inbox struct{}
-
-// Decide implements Filter.
-func (Inbox) Decide(context.Context, accounts.User, Envelope, io.ReaderAt, int64) (Decision, error) {
-	return Decision{}, nil
+	// Evaluate decides one recipient's copies and actions. msg reads the
+	// whole message as it will be stored (with Return-Path and Received).
+	Evaluate(ctx context.Context, u accounts.User, env filters.Envelope, msg io.ReaderAt, size int64) (filters.Outcome, error)
+	// Notify hands the outcome's notifications over after commit; it must
+	// not block.
+	Notify(u accounts.User, url string, notes []filters.Notification)
 }
 
 // Signer signs outgoing mail for a hosted domain (mail/dkim); it returns
@@ -82,9 +83,12 @@ type Deliverer struct {
 	Store   *store.Store
 	Queue   *queue.Queue // nil: remote recipients are refused
 	Signer  Signer       // nil: outgoing mail is not signed
-	Filter  Filter       // nil: Inbox
+	Filter  Filter       // nil: everything to INBOX
 	MaxSize int64        // refuse bodies larger than this (0: no limit)
-	Log     *slog.Logger
+	// MessageURL links to a stored message in webmail, for notifications
+	// (nil: no link).
+	MessageURL func(u accounts.User, mailbox string, uid uint32) string
+	Log        *slog.Logger
 }
 
 // ErrNoQueue is returned for remote recipients when there is no queue.
@@ -114,30 +118,44 @@ func (d *Deliverer) Deliver(ctx context.Context, env Envelope, msg io.Reader) er
 	// RFC 5321 §4.4: the delivering server records the reverse path. Relayed
 	// copies leave without these fields (NewReceivedReader).
 	sp.Prepend("Return-Path: <" + env.From + ">\r\n" + verdict.Header)
-	targets := make([]store.Target, len(env.Recipients))
-	for i, u := range env.Recipients {
-		dec := d.decide(ctx, u, env, sp)
-		if verdict.Junk {
-			dec.Mailbox, dec.Create = "Junk", true
-		}
-		targets[i] = store.Target{User: u, Mailbox: dec.Mailbox, Create: dec.Create, Flags: dec.Flags}
+	p, err := d.plan(ctx, env, sp, verdict.Junk)
+	if err != nil {
+		return err
+	}
+	if len(p.targets) == 0 && len(p.relays) == 0 && len(env.Remote) == 0 {
+		d.log().Info("discarded by filters", "from", env.From, "to", addresses(env.Recipients))
+		return nil
 	}
 	opt := store.DeliverOptions{AllOrNothing: true}
-	if len(env.Remote) > 0 {
-		opt.InTx = d.enqueue(env, sp)
+	if len(env.Remote) > 0 || len(p.relays) > 0 || len(p.remember) > 0 {
+		opt.InTx = d.inTx(env, sp, p)
 	}
-	res, err := d.Store.DeliverSpooled(ctx, sp, opt, targets)
+	res, err := d.Store.DeliverSpooled(ctx, sp, opt, p.targets)
 	if err != nil {
 		return fmt.Errorf("delivery: %w", err)
 	}
-	if len(env.Remote) > 0 {
+	if len(env.Remote) > 0 || len(p.relays) > 0 {
 		d.Queue.Poke()
+	}
+	if len(env.Remote) > 0 {
 		d.log().Info("queued", "from", env.From, "to", env.Remote, "size", sp.Size())
 	}
 	for _, r := range res {
 		d.log().Info("delivered", "from", env.From, "to", r.Target.User.Address, "mailbox", r.Mailbox, "uid", r.UID, "size", sp.Size())
 	}
+	d.notify(p, res)
 	return nil
+}
+
+func (d *Deliverer) inTx(env Envelope, sp *store.Spooled, p *plan) func(context.Context, *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		if len(env.Remote) > 0 {
+			if err := d.enqueue(env, sp)(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return p.record(ctx, tx, d.Queue, sp)
+	}
 }
 
 // enqueue records the remote recipients in the delivery's transaction. The
@@ -175,19 +193,6 @@ func (d *Deliverer) sign(ctx context.Context, body []byte) ([]byte, error) {
 		return body, nil
 	}
 	return signed, err
-}
-
-func (d *Deliverer) decide(ctx context.Context, u accounts.User, env Envelope, sp *store.Spooled) Decision {
-	f := d.Filter
-	if f == nil {
-		f = Inbox{}
-	}
-	dec, err := f.Decide(ctx, u, env, sp, sp.Size())
-	if err != nil {
-		d.log().Warn("filter failed; keeping the message in INBOX", "to", u.Address, "err", err)
-		return Decision{}
-	}
-	return dec
 }
 
 func (d *Deliverer) log() *slog.Logger {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/filters"
 	"github.com/tidings/tidings/mail/store"
 	"github.com/tidings/tidings/migrations/dbtest"
 )
@@ -18,15 +19,17 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 // byRecipient files juliet's copy into Lists and fails for romeo.
 type byRecipient struct{ saw string }
 
-func (f *byRecipient) Decide(_ context.Context, u accounts.User, env Envelope, msg io.ReaderAt, size int64) (Decision, error) {
+func (f *byRecipient) Evaluate(_ context.Context, u accounts.User, env filters.Envelope, msg io.ReaderAt, size int64) (filters.Outcome, error) {
 	b := make([]byte, size)
 	msg.ReadAt(b, 0)
 	f.saw = string(b)
 	if u.Localpart == "romeo" {
-		return Decision{}, errors.New("script error")
+		return filters.Outcome{}, errors.New("script error")
 	}
-	return Decision{Mailbox: "Lists", Create: true, Flags: []string{`\Flagged`}}, nil
+	return filters.Outcome{Copies: []filters.Copy{{Mailbox: "Lists", Create: true, Flags: []string{`\Flagged`}}}}, nil
 }
+
+func (f *byRecipient) Notify(accounts.User, string, []filters.Notification) {}
 
 func TestDeliver(t *testing.T) {
 	db := dbtest.SQLite(t)

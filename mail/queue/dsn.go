@@ -86,7 +86,7 @@ func (q *Queue) notify(ctx context.Context, m message, reports []report, action 
 	at := strings.LastIndexByte(m.sender, '@')
 	var err error
 	if at > 0 && q.d.IsLocal(ctx, m.sender[at+1:]) {
-		err = q.d.Local.DeliverLocal(ctx, m.sender, dsn)
+		err = q.d.Local.DeliverLocal(ctx, "", m.sender, dsn)
 	} else {
 		err = q.d.DB.Tx(ctx, func(tx *sql.Tx) error { return q.Enqueue(ctx, tx, "", []string{m.sender}, dsn) })
 		q.Poke()

@@ -104,10 +104,17 @@ type Resolver interface {
 	LookupHost(ctx context.Context, host string) ([]string, error)
 }
 
-// LocalDeliverer delivers a DSN to a local sender.
+// LocalDeliverer delivers to local recipients: DSNs to local senders, and
+// queued mail (filter redirects, vacation replies) whose recipient is on one
+// of our domains. An error wrapping ErrPermanent fails the recipient for
+// good; any other error is retried.
 type LocalDeliverer interface {
-	DeliverLocal(ctx context.Context, to string, msg []byte) error
+	DeliverLocal(ctx context.Context, sender, to string, msg []byte) error
 }
+
+// ErrPermanent marks a local delivery failure that retrying cannot fix
+// (no such user).
+var ErrPermanent = errors.New("permanent failure")
 
 // Deps are what the queue needs from the rest of Tidings.
 type Deps struct {

@@ -136,7 +136,7 @@ type local struct {
 	got map[string][]string
 }
 
-func (l *local) DeliverLocal(_ context.Context, to string, msg []byte) error {
+func (l *local) DeliverLocal(_ context.Context, _, to string, msg []byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.got[to] = append(l.got[to], string(msg))

@@ -229,8 +229,12 @@ func (q *Queue) attempt(ctx context.Context, t task) error {
 	return q.settle(ctx, m, rs, outs)
 }
 
-// send delivers to the domain's mail hosts in order (RFC 5321 §5.1).
+// send delivers to the domain's mail hosts in order (RFC 5321 §5.1), or
+// hands the message to local delivery when the domain is ours.
 func (q *Queue) send(ctx context.Context, domain, sender string, rcpts []string, body []byte) []outcome {
+	if q.d.IsLocal(ctx, domain) {
+		return q.sendLocal(ctx, sender, rcpts, body)
+	}
 	hosts, o := q.route(ctx, domain)
 	last := o
 	for _, host := range hosts {
@@ -258,6 +262,23 @@ func (q *Queue) send(ctx context.Context, domain, sender string, rcpts []string,
 		}
 	}
 	return repeat(last, len(rcpts))
+}
+
+// sendLocal delivers to local recipients one by one.
+func (q *Queue) sendLocal(ctx context.Context, sender string, rcpts []string, body []byte) []outcome {
+	outs := make([]outcome, len(rcpts))
+	for i, rcpt := range rcpts {
+		err := q.d.Local.DeliverLocal(ctx, sender, rcpt, body)
+		switch {
+		case err == nil:
+			outs[i] = outcome{code: 250, text: "250 2.0.0 delivered locally"}
+		case errors.Is(err, ErrPermanent):
+			outs[i] = outcome{code: 550, text: "550 5.1.1 local delivery to " + rcpt + " failed: " + err.Error()}
+		default:
+			outs[i] = outcome{text: "local delivery to " + rcpt + " failed: " + err.Error()}
+		}
+	}
+	return outs
 }
 
 func repeat(o outcome, n int) []outcome {

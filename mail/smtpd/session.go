@@ -35,6 +35,7 @@ type session struct {
 	user   *accounts.User // after AUTH
 	from   string
 	rcpts  []accounts.User
+	rcptTo []string // the addresses given for rcpts, for Sieve (envelope "to", :detail)
 	relay  []string // remote recipients (authenticated sessions only)
 	errors int
 	busy   atomic.Bool // inside a mail transaction
@@ -185,6 +186,7 @@ func (x *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
 		return errTemporary
 	}
 	x.rcpts = append(x.rcpts, u)
+	x.rcptTo = append(x.rcptTo, to)
 	return nil
 }
 
@@ -215,7 +217,7 @@ func (x *session) Data(r io.Reader) (err error) {
 	counted := &countReader{r: r}
 	r = counted
 	defer func() { x.trace(fmt.Sprintf("DATA (%d bytes)", counted.n), err) }()
-	env := delivery.Envelope{From: x.from, Recipients: x.rcpts, Remote: x.relay}
+	env := delivery.Envelope{From: x.from, Recipients: x.rcpts, RcptTo: x.rcptTo, Remote: x.relay}
 	if x.user == nil && x.s.verifier != nil {
 		env.Check = x.check
 	}
@@ -317,7 +319,7 @@ func sanitize(s string) string {
 }
 
 func (x *session) Reset() {
-	x.from, x.rcpts, x.relay = "", nil, nil
+	x.from, x.rcpts, x.rcptTo, x.relay = "", nil, nil, nil
 	x.busy.Store(false)
 }
 

@@ -515,7 +515,9 @@ func TestShutdownSays421(t *testing.T) {
 
 type noLocal struct{}
 
-func (noLocal) DeliverLocal(context.Context, string, []byte) error { return errors.New("unused") }
+func (noLocal) DeliverLocal(context.Context, string, string, []byte) error {
+	return errors.New("unused")
+}
 
 // TestSubmissionRemote: a message to a local and a remote recipient is
 // stored and queued in one transaction; the queued copy has no Return-Path.
