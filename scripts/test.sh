@@ -28,6 +28,8 @@ DEB_PACKAGES=(
 	python3-slixmpp  # XMPP client interop scenarios (cmd/tidings/interop_xmpp_test.go)
 	go-sendxmpp:go-sendxmpp # XMPP one-shot sender (cmd/tidings/interop_xmpp_test.go)
 	prosody lua-unbound # federation peer (cmd/tidings/interop_s2s_test.go); lua-unbound (only recommended) resolves through the test's DNS server
+	sieve-connect:sieve-connect # ManageSieve client (filters/managesieve/interop_test.go)
+	python3-sievelib # ManageSieve client library for /usr/bin/python3 (filters/managesieve/testdata/sievelib_client.py)
 )
 
 GO_TEST_TIMEOUT=${GO_TEST_TIMEOUT:-20m}
