@@ -227,23 +227,23 @@ func (l *lexer) quoted(p Pos) (token, error) {
 	l.advance(1)
 	var b strings.Builder
 	for {
-		if l.off >= len(l.src) {
+		i := strings.IndexAny(l.src[l.off:], "\"\\")
+		if i < 0 {
 			return token{}, errAt(p, "unterminated string")
 		}
-		c := l.src[l.off]
-		switch c {
-		case '"':
+		b.WriteString(l.src[l.off : l.off+i])
+		l.advance(i)
+		if l.src[l.off] == '"' {
 			l.advance(1)
 			return token{kind: tString, pos: p, text: b.String()}, nil
-		case '\\':
-			if l.off+1 >= len(l.src) {
-				return token{}, errAt(p, "unterminated string")
-			}
-			l.advance(1)
-			c = l.src[l.off]
 		}
-		b.WriteByte(c)
+		if l.off+1 >= len(l.src) {
+			return token{}, errAt(p, "unterminated string")
+		}
 		l.advance(1)
+		_, n := utf8.DecodeRuneInString(l.src[l.off:])
+		b.WriteString(l.src[l.off : l.off+n])
+		l.advance(n)
 	}
 }
 

@@ -99,7 +99,8 @@ func (c *checker) comparator(a arg) (comparator, error) {
 	if !ok {
 		return 0, errAt(s.pos, "unknown comparator %s", quote(s.value))
 	}
-	if !c.has("comparator-" + name) {
+	// RFC 5228 §2.7.3: i;octet and i;ascii-casemap need no require.
+	if cmp == cmpNumeric && !c.has("comparator-"+name) {
 		return 0, errAt(s.pos, "comparator %s requires %s in a require command", name, quote("comparator-"+name))
 	}
 	return cmp, nil

@@ -45,57 +45,57 @@ type Message interface {
 type Result struct {
 	// Keep lists the copies to store; keep is {Mailbox: "INBOX"}. It
 	// includes the implicit keep when it applies (RFC 5228 §2.10.2).
-	Keep []FileInto
+	Keep []FileInto `json:",omitempty"`
 	// Discard is set when discard ran; with an empty Keep the message is
 	// dropped.
-	Discard   bool
-	Redirects []Redirect
-	Reject    *Reject
+	Discard   bool       `json:",omitempty"`
+	Redirects []Redirect `json:",omitempty"`
+	Reject    *Reject    `json:",omitempty"`
 	// Vacation is set when a reply is due by RFC 5230 §4.5 and §4.6, except
 	// the "already replied within Period" check the caller does with
 	// (Handle, Sender).
-	Vacation *Vacation
-	Notifies []Notify
+	Vacation *Vacation `json:",omitempty"`
+	Notifies []Notify  `json:",omitempty"`
 }
 
 // FileInto is one copy to store.
 type FileInto struct {
-	Mailbox string
-	Create  bool     // RFC 5490 §3.2 :create
-	Flags   []string // RFC 5232: :flags or the internal variable
+	Mailbox string   `json:",omitempty"`
+	Create  bool     `json:",omitempty"` // RFC 5490 §3.2 :create
+	Flags   []string `json:",omitempty"` // RFC 5232: :flags or the internal variable
 }
 
 // Redirect is one forward.
 type Redirect struct {
-	Address string
-	Copy    bool // RFC 3894 :copy
+	Address string `json:",omitempty"`
+	Copy    bool   `json:",omitempty"` // RFC 3894 :copy
 }
 
 // Reject refuses the message (RFC 5429).
 type Reject struct {
-	Reason   string
-	Extended bool // ereject: refuse in the SMTP transaction when possible
+	Reason   string `json:",omitempty"`
+	Extended bool   `json:",omitempty"` // ereject: refuse in the SMTP transaction when possible
 }
 
 // Vacation is an auto-reply to send (RFC 5230).
 type Vacation struct {
-	Handle    string
-	Subject   string // :subject as given; "" means "Auto: " + original subject
-	From      string // :from; "" means the user
-	Reason    string
-	Addresses []string
-	Mime      bool
-	Period    time.Duration // :days or :seconds
-	Sender    string        // whom to reply to: the envelope From
+	Handle    string        `json:",omitempty"`
+	Subject   string        `json:",omitempty"` // :subject as given; "" means "Auto: " + original subject
+	From      string        `json:",omitempty"` // :from; "" means the user
+	Reason    string        `json:",omitempty"`
+	Addresses []string      `json:",omitempty"`
+	Mime      bool          `json:",omitempty"`
+	Period    time.Duration `json:",omitempty"` // :days or :seconds
+	Sender    string        `json:",omitempty"` // whom to reply to: the envelope From
 }
 
 // Notify is one notification to send (RFC 5435).
 type Notify struct {
-	Method     string // the method URI
-	From       string
-	Importance int // 1..3, default 2
-	Options    []string
-	Message    string // expanded :message, "" if none given
+	Method     string   `json:",omitempty"` // the method URI
+	From       string   `json:",omitempty"`
+	Importance int      `json:",omitempty"` // 1..3, default 2
+	Options    []string `json:",omitempty"`
+	Message    string   `json:",omitempty"` // expanded :message, "" if none given
 }
 
 // fileinto records a copy, merging duplicates of one mailbox

@@ -1,0 +1,3 @@
+require ["copy", "fileinto"];
+redirect :copy "carol@example.net";
+fileinto :copy "Archive";

@@ -1,0 +1,3 @@
+require "fileinto";
+if address :domain :is "from" "example.org" { fileinto "Friends"; stop; }
+fileinto "Other";

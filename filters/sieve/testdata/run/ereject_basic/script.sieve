@@ -1,0 +1,2 @@
+require "ereject";
+ereject "I no longer accept mail from this address";

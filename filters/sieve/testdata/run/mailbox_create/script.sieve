@@ -1,0 +1,3 @@
+require ["fileinto", "mailbox"];
+if mailboxexists "Spam" { fileinto "Spam"; }
+if not mailboxexists ["Spam", "Nope"] { fileinto :create "Nope"; }

@@ -1,0 +1,3 @@
+require ["vacation"];
+vacation "away";
+vacation :handle "other" "away again";
