@@ -255,7 +255,7 @@ func (c *checker) bindPositional(sp *spec, x *call, args []arg) error {
 
 func (c *checker) bindTests(sp *spec, x *call, tests []*testNode, isList bool) error {
 	switch {
-	case sp.test == noTest && len(tests) > 0 && !x.isTest && !isList:
+	case sp.test == noTest && len(tests) > 0 && !x.isTest && !isList && !sp.block:
 		return errAt(tests[0].pos, "expected \";\" after %s, found %s", x.name, quote(tests[0].name))
 	case sp.test == noTest && len(tests) > 0:
 		return errAt(tests[0].pos, "%s does not take a test", x.name)

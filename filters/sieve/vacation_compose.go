@@ -23,7 +23,7 @@ func ComposeVacation(v *Vacation, env *Env, date time.Time, msgID string) []byte
 	}
 	header(&b, "From", formatAddress(from))
 	header(&b, "To", formatAddress(v.Sender))
-	header(&b, "Subject", mime.QEncoding.Encode("utf-8", vacationSubject(v, env)))
+	header(&b, "Subject", mime.QEncoding.Encode("utf-8", oneLine(vacationSubject(v, env))))
 	if id := firstHeader(env, "Message-ID"); id != "" {
 		header(&b, "In-Reply-To", id)
 		refs := strings.TrimSpace(firstHeader(env, "References") + " " + id)
@@ -84,9 +84,10 @@ func isPlainASCII(s string) bool {
 // header writes one field; CR and LF in the value become spaces so a
 // script cannot add fields.
 func header(b *bytes.Buffer, name, value string) {
-	value = strings.NewReplacer("\r", " ", "\n", " ").Replace(value)
-	b.WriteString(name + ": " + value + "\r\n")
+	b.WriteString(name + ": " + oneLine(value) + "\r\n")
 }
+
+func oneLine(s string) string { return strings.NewReplacer("\r", " ", "\n", " ").Replace(s) }
 
 func formatAddress(s string) string {
 	if a, err := mail.ParseAddress(s); err == nil {

@@ -1,0 +1,2 @@
+require ["body", "extlists"];
+if body :list ":addrbook:default" { keep; }

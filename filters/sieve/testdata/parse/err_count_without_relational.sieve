@@ -1,0 +1,1 @@
+if header :count "eq" "x" "1" { keep; }

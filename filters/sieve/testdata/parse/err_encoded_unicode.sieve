@@ -1,0 +1,2 @@
+require "encoded-character";
+if header :is "x" "${unicode:D800}" { keep; }

@@ -1,0 +1,1 @@
+if header :list "from" ":addrbook:default" { keep; }

@@ -1,0 +1,2 @@
+require "enotify";
+notify :message "x" "mailto:?subject=no-recipient";

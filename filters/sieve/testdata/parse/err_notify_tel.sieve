@@ -1,0 +1,2 @@
+require "enotify";
+notify "tel:+14085551212";

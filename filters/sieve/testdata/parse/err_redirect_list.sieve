@@ -1,0 +1,2 @@
+require "extlists";
+redirect :list ":addrbook:default";

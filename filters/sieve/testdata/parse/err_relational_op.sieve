@@ -1,0 +1,2 @@
+require "relational";
+if header :value "gtt" "x" "1" { keep; }

@@ -1,0 +1,2 @@
+require "variables";
+set "env.x" "y";
