@@ -10,7 +10,7 @@ import (
 // (§4.1), with :copy (RFC 3894), :create (RFC 5490 §3.2) and :flags
 // (RFC 5232 §5).
 
-type keepCmd struct{ flags []str } // flags nil: the internal variable
+type keepCmd struct{ flags *strList } // flags nil: the internal variable
 
 func (n *keepCmd) exec(r *run) error {
 	if err := r.action(); err != nil {
@@ -35,7 +35,7 @@ func (discardCmd) exec(r *run) error {
 type fileintoCmd struct {
 	mailbox      str
 	copy, create bool
-	flags        []str
+	flags        *strList
 }
 
 func (n *fileintoCmd) exec(r *run) error {

@@ -99,3 +99,22 @@ func isAddressHeader(name string) bool {
 	name = strings.ToLower(name)
 	return addressHeaders[name] || strings.HasPrefix(name, "x-")
 }
+
+type parsedAddrs struct {
+	addrs []string
+	valid bool
+}
+
+// addresses parses a header value once per run.
+func (r *run) addresses(v string) parsedAddrs {
+	if pa, ok := r.addrCache[v]; ok {
+		return pa
+	}
+	if r.addrCache == nil {
+		r.addrCache = map[string]parsedAddrs{}
+	}
+	addrs, valid := headerAddresses(v)
+	pa := parsedAddrs{addrs, valid}
+	r.addrCache[v] = pa
+	return pa
+}

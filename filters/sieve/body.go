@@ -4,7 +4,7 @@ package sieve
 
 type bodyCond struct {
 	transform string // "raw", "content" or "text" (the default, §5)
-	types     []str
+	types     strList
 	m         *matcher
 }
 

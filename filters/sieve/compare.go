@@ -54,10 +54,40 @@ func asciiLower(s string) string {
 
 // compare orders a and b: -1, 0 or 1.
 func (c comparator) compare(a, b string) int {
-	if c == cmpNumeric {
+	switch c {
+	case cmpNumeric:
 		return compareNumeric(a, b)
+	case cmpCasemap:
+		return compareCasemap(a, b)
 	}
-	return strings.Compare(c.fold(a), c.fold(b))
+	return strings.Compare(a, b)
+}
+
+// compareCasemap compares with US-ASCII letters folded, without allocating.
+func compareCasemap(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		ca, cb := lowerByte(a[i]), lowerByte(b[i])
+		if ca != cb {
+			if ca < cb {
+				return -1
+			}
+			return 1
+		}
+	}
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return 1
+	}
+	return 0
+}
+
+func lowerByte(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // compareNumeric: a string that does not start with a digit is positive

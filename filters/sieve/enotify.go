@@ -14,7 +14,7 @@ type notifyCmd struct {
 	method     str
 	from       *str
 	importance *str
-	options    []str
+	options    strList
 	message    *str
 }
 
@@ -59,7 +59,7 @@ func (r *run) notify(nt Notify) error {
 	return nil
 }
 
-type validNotifyCond struct{ uris []str }
+type validNotifyCond struct{ uris strList }
 
 func (n *validNotifyCond) eval(r *run) (bool, error) {
 	for _, u := range r.expandAll(n.uris) {

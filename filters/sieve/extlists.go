@@ -56,8 +56,8 @@ func uriChars(s string) bool {
 }
 
 // checkListKeys validates constant list names at compile time.
-func (c *checker) checkListKeys(keys []str) error {
-	for _, k := range keys {
+func (c *checker) checkListKeys(keys strList) error {
+	for _, k := range keys.items {
 		if k.constant() && canonicalList(k.lit) == "" {
 			return errAt(k.pos, "invalid list name %s", quote(k.lit))
 		}
@@ -92,7 +92,7 @@ func (m *matcher) matchList(r *run, values []string) (bool, error) {
 	return false, nil
 }
 
-type validListCond struct{ names []str }
+type validListCond struct{ names strList }
 
 func (n *validListCond) eval(r *run) (bool, error) {
 	for _, name := range r.expandAll(n.names) {

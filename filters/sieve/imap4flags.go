@@ -17,7 +17,7 @@ const (
 type flagCmd struct {
 	op      flagOp
 	varName string // "" is the internal variable
-	flags   []str
+	flags   strList
 }
 
 func (n *flagCmd) exec(r *run) error {
@@ -127,20 +127,21 @@ func hasFlag(list []string, f string) bool {
 
 // actionFlags gives keep/fileinto their flags: the :flags argument, or
 // the internal variable (RFC 5232 §5).
-func (r *run) actionFlags(flags []str) []string {
+func (r *run) actionFlags(flags *strList) []string {
 	if flags != nil {
-		return parseFlags(r.expandAll(flags))
+		return parseFlags(r.expandAll(*flags))
 	}
 	return r.implicitFlags()
 }
 
 // flagsTag compiles the :flags tag; nil when absent.
-func (c *checker) flagsTag(x *call) ([]str, error) {
+func (c *checker) flagsTag(x *call) (*strList, error) {
 	a, ok := x.tags["flags"]
 	if !ok {
 		return nil, nil
 	}
-	return c.strs(a)
+	l, err := c.strs(a)
+	return &l, err
 }
 
 func buildFlagCmd(op flagOp) func(*checker, *call) (any, error) {

@@ -37,6 +37,7 @@ type run struct {
 	varBytes  int
 	matchVars []string
 	flags     []string // imap4flags internal variable (RFC 5232 §3)
+	addrCache map[string]parsedAddrs
 
 	res          Result
 	actions      int
@@ -141,9 +142,14 @@ func (r *run) lookup(p strPart) string {
 	return r.vars[p.name]
 }
 
-func (r *run) expandAll(ss []str) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
+// expandAll evaluates a list; constant lists share their cached values,
+// which callers must not modify.
+func (r *run) expandAll(ss strList) []string {
+	if ss.lits != nil {
+		return ss.lits
+	}
+	out := make([]string, len(ss.items))
+	for i, s := range ss.items {
 		out[i] = r.expand(s)
 	}
 	return out

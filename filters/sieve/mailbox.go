@@ -3,7 +3,7 @@ package sieve
 // mailbox (RFC 5490 §3): the mailboxexists test; fileinto :create is in
 // actions.go.
 
-type mailboxExistsCond struct{ names []str }
+type mailboxExistsCond struct{ names strList }
 
 // eval is true when every named mailbox exists (RFC 5490 §3.1); without
 // the hook nothing is known to exist.

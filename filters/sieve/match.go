@@ -54,14 +54,15 @@ var relOps = map[string]func(int) bool{
 
 // matcher compares values against a key list.
 type matcher struct {
-	typ  matchType
-	cmp  comparator
-	rel  func(int) bool
-	keys []str
-	pats []pattern // precompiled constant :matches keys
+	typ    matchType
+	cmp    comparator
+	rel    func(int) bool
+	keys   strList
+	folded []string  // constant keys folded by the comparator (nil if not all constant)
+	pats   []pattern // precompiled constant :matches keys
 }
 
-// matcherFrom reads the comparator and match type tags of a test.
+// matcher reads the comparator and match type tags of a test.
 func (c *checker) matcher(x *call, keys arg) (*matcher, error) {
 	m := &matcher{typ: mIs}
 	if a, ok := x.tags["comparator"]; ok {
@@ -81,9 +82,15 @@ func (c *checker) matcher(x *call, keys arg) (*matcher, error) {
 	if m.typ == mList {
 		return m, c.checkListKeys(m.keys)
 	}
+	if m.keys.lits != nil {
+		m.folded = make([]string, len(m.keys.lits))
+		for i, k := range m.keys.lits {
+			m.folded[i] = m.cmp.fold(k)
+		}
+	}
 	if m.typ == mMatches {
-		m.pats = make([]pattern, len(m.keys))
-		for i, k := range m.keys {
+		m.pats = make([]pattern, len(m.keys.items))
+		for i, k := range m.keys.items {
 			if k.constant() {
 				m.pats[i] = compilePattern(k.lit, m.cmp)
 			}
@@ -140,16 +147,33 @@ func (m *matcher) match(r *run, values []string) (bool, error) {
 	case mList:
 		return m.matchList(r, values)
 	}
-	keys := r.expandAll(m.keys)
+	keys, folded := m.foldedKeys(r)
 	for _, v := range values {
+		fv := v
+		if m.typ == mContains || m.typ == mMatches {
+			fv = m.cmp.fold(v)
+		}
 		for i, k := range keys {
-			ok, err := m.one(r, v, k, i)
+			ok, err := m.one(r, v, fv, k, folded[i], i)
 			if err != nil || ok {
 				return ok, err
 			}
 		}
 	}
 	return false, nil
+}
+
+// foldedKeys returns the keys as given and folded by the comparator.
+func (m *matcher) foldedKeys(r *run) ([]string, []string) {
+	if m.folded != nil {
+		return m.keys.lits, m.folded
+	}
+	keys := r.expandAll(m.keys)
+	folded := make([]string, len(keys))
+	for i, k := range keys {
+		folded[i] = m.cmp.fold(k)
+	}
+	return keys, folded
 }
 
 func (m *matcher) matchCount(r *run, n int) (bool, error) {
@@ -165,8 +189,8 @@ func (m *matcher) matchCount(r *run, n int) (bool, error) {
 	return false, nil
 }
 
-// one compares one value against one key.
-func (m *matcher) one(r *run, v, k string, i int) (bool, error) {
+// one compares one value against one key; fv and fk are folded.
+func (m *matcher) one(r *run, v, fv, k, fk string, i int) (bool, error) {
 	if err := r.scan(len(v)); err != nil {
 		return false, err
 	}
@@ -174,15 +198,15 @@ func (m *matcher) one(r *run, v, k string, i int) (bool, error) {
 	case mIs:
 		return m.cmp.compare(v, k) == 0, nil
 	case mContains:
-		return strings.Contains(m.cmp.fold(v), m.cmp.fold(k)), nil
+		return strings.Contains(fv, fk), nil
 	case mValue:
 		return m.rel(m.cmp.compare(v, k)), nil
 	}
 	p := m.pats[i]
-	if !m.keys[i].constant() {
+	if !m.keys.items[i].constant() {
 		p = compilePattern(k, m.cmp)
 	}
-	ok, caps, err := p.match(r, m.cmp.fold(v), v)
+	ok, caps, err := p.match(r, fv, v)
 	if ok && r.s.caps["variables"] {
 		r.matchVars = caps // RFC 5229 §3.2: set only on success
 	}

@@ -39,9 +39,10 @@ type msg struct {
 	hdr     textproto.Header
 	bodyOff int64
 
-	mu     sync.Mutex
-	parsed bool
-	leaves []leaf // nil with parsed: MIME did not parse
+	mu      sync.Mutex
+	decoded map[string][]string // Header results by lowercased name
+	parsed  bool
+	leaves  []leaf // nil with parsed: MIME did not parse
 }
 
 type leaf struct {
@@ -76,7 +77,23 @@ func rawBodyOffset(r io.ReaderAt, size int64) int64 {
 var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
 
 // Header returns the unfolded, RFC 2047-decoded values of a field.
+// The result is cached and shared: callers must not modify it.
 func (m *msg) Header(name string) []string {
+	key := strings.ToLower(name)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v, ok := m.decoded[key]; ok {
+		return v
+	}
+	if m.decoded == nil {
+		m.decoded = map[string][]string{}
+	}
+	v := m.decodeHeader(name)
+	m.decoded[key] = v
+	return v
+}
+
+func (m *msg) decodeHeader(name string) []string {
 	vals := m.hdr.Values(name)
 	out := make([]string, len(vals))
 	for i, v := range vals {
@@ -125,7 +142,7 @@ func (m *msg) Body(ctx context.Context, transform string, contentTypes []string)
 
 func (m *msg) parse() []leaf {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	defer m.mu.Unlock() // Body parses under the lock; headers wait meanwhile
 	if m.parsed {
 		return m.leaves
 	}

@@ -51,14 +51,26 @@ func (c *checker) str(l strLit) (str, error) {
 	return s, nil
 }
 
-func (c *checker) strs(a arg) ([]str, error) {
-	out := make([]str, 0, len(a.strs))
+// strList is a compiled string list; lits caches the values when every
+// item is constant, so running it allocates nothing.
+type strList struct {
+	items []str
+	lits  []string
+}
+
+func (c *checker) strs(a arg) (strList, error) {
+	out := strList{items: make([]str, 0, len(a.strs)), lits: make([]string, 0, len(a.strs))}
 	for _, l := range a.strs {
 		s, err := c.str(l)
 		if err != nil {
-			return nil, err
+			return strList{}, err
 		}
-		out = append(out, s)
+		out.items = append(out.items, s)
+		if out.lits != nil && s.constant() {
+			out.lits = append(out.lits, s.lit)
+		} else {
+			out.lits = nil
+		}
 	}
 	return out, nil
 }

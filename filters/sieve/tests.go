@@ -39,7 +39,7 @@ func (n *listCond) eval(r *run) (bool, error) {
 	return n.all, nil
 }
 
-type existsCond struct{ names []str }
+type existsCond struct{ names strList }
 
 func (n *existsCond) eval(r *run) (bool, error) {
 	for _, name := range r.expandAll(n.names) {
@@ -67,7 +67,7 @@ func (n *sizeCond) eval(r *run) (bool, error) {
 }
 
 type headerCond struct {
-	names []str
+	names strList
 	m     *matcher
 }
 
@@ -80,7 +80,7 @@ func (n *headerCond) eval(r *run) (bool, error) {
 }
 
 type addressCond struct {
-	headers  []str
+	headers  strList
 	part     addrPart
 	m        *matcher
 	envelope bool
@@ -94,9 +94,9 @@ func (n *addressCond) eval(r *run) (bool, error) {
 			continue
 		}
 		for _, h := range r.env.Msg.Header(name) {
-			addrs, valid := headerAddresses(h)
-			for _, a := range addrs {
-				if v, ok := n.part.extract(a, valid); ok {
+			pa := r.addresses(h)
+			for _, a := range pa.addrs {
+				if v, ok := n.part.extract(a, pa.valid); ok {
 					values = append(values, v)
 				}
 			}
@@ -164,7 +164,7 @@ func buildAddress(c *checker, x *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range names {
+	for _, n := range names.items {
 		if n.constant() && !isAddressHeader(n.lit) {
 			return nil, errAt(n.pos, "address test cannot be used with header %s (not an address field)", quote(n.lit))
 		}
@@ -178,7 +178,7 @@ func buildEnvelope(c *checker, x *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range parts {
+	for _, p := range parts.items {
 		if l := strings.ToLower(p.lit); p.constant() && l != "from" && l != "to" {
 			return nil, errAt(p.pos, "unsupported envelope part %s (want \"from\" or \"to\")", quote(p.lit))
 		}
@@ -189,14 +189,14 @@ func buildEnvelope(c *checker, x *call) (any, error) {
 
 // headerNames compiles a header-name list; constant names must be valid
 // field names (RFC 5322 §3.6.8).
-func (c *checker) headerNames(a arg) ([]str, error) {
+func (c *checker) headerNames(a arg) (strList, error) {
 	names, err := c.strs(a)
 	if err != nil {
-		return nil, err
+		return strList{}, err
 	}
-	for _, n := range names {
+	for _, n := range names.items {
 		if n.constant() && !validFieldName(n.lit) {
-			return nil, errAt(n.pos, "invalid header name %s", quote(n.lit))
+			return strList{}, errAt(n.pos, "invalid header name %s", quote(n.lit))
 		}
 	}
 	return names, nil

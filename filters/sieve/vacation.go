@@ -20,7 +20,7 @@ type vacationCmd struct {
 	period    time.Duration
 	subject   *str
 	from      *str
-	addresses []str
+	addresses strList
 	mime      bool
 	handle    *str
 	reason    str

@@ -106,7 +106,7 @@ func encodeURL(s string) string {
 }
 
 type stringCond struct {
-	source []str
+	source strList
 	m      *matcher
 }
 
