@@ -71,7 +71,39 @@ func headerAddresses(v string) ([]string, bool) {
 	if strings.TrimSpace(v) == "" {
 		return nil, true
 	}
+	if addrs := lenientAddresses(v); addrs != nil {
+		return addrs, true
+	}
 	return []string{strings.TrimSpace(v)}, false
+}
+
+// lenientAddresses recovers addresses from a value net/mail refuses, as
+// RFC 2047 decoding can leave commas or quotes in display names: every
+// <angle-addr>, or else every comma-separated word that holds an "@".
+func lenientAddresses(v string) []string {
+	var out []string
+	for rest := v; ; {
+		i := strings.IndexByte(rest, '<')
+		j := strings.IndexByte(rest[i+1:], '>')
+		if i < 0 || j < 0 {
+			break
+		}
+		if a := strings.TrimSpace(rest[i+1 : i+1+j]); strings.Contains(a, "@") {
+			out = append(out, a)
+		}
+		rest = rest[i+1+j+1:]
+	}
+	if out != nil {
+		return out
+	}
+	for _, part := range strings.Split(v, ",") {
+		a := strings.TrimSpace(part)
+		if !strings.Contains(a, "@") || strings.ContainsAny(a, " \t\"") {
+			return nil
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // envelopeAddress strips the angle brackets an MTA may leave.

@@ -1,5 +1,7 @@
 package sieve
 
+import "fmt"
+
 // body (RFC 5173): body [COMPARATOR] [MATCH-TYPE] [BODY-TRANSFORM] <keys>.
 
 type bodyCond struct {
@@ -17,7 +19,7 @@ func (n *bodyCond) eval(r *run) (bool, error) {
 		if cerr := r.ctxErr(); cerr != nil {
 			return false, cerr
 		}
-		return false, runtimeErr("body: %v", err)
+		return false, fmt.Errorf("%w: body: %w", ErrRuntime, err)
 	}
 	return n.m.match(r, texts)
 }

@@ -1,6 +1,7 @@
 package sieve
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -82,7 +83,7 @@ func (m *matcher) matchList(r *run, values []string) (bool, error) {
 			}
 			ok, err := r.env.ListContains(r.ctx, list, v)
 			if err != nil {
-				return false, runtimeErr("list %s: %v", list, err)
+				return false, fmt.Errorf("%w: list %s: %w", ErrRuntime, list, err)
 			}
 			if ok {
 				return true, nil

@@ -50,6 +50,14 @@ type run struct {
 
 // Run executes the script once for one message and one recipient.
 func (s *Script) Run(ctx context.Context, env *Env) (*Result, error) {
+	if env == nil {
+		return nil, runtimeErr("no environment")
+	}
+	if env.Msg == nil {
+		e := *env
+		e.Msg = emptyMessage{}
+		env = &e
+	}
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
 	defer cancel()
@@ -165,3 +173,12 @@ func (r *run) setVar(name, value string) error {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// emptyMessage stands in when Env.Msg is nil.
+type emptyMessage struct{}
+
+func (emptyMessage) Header(string) []string { return nil }
+func (emptyMessage) Size() int64            { return 0 }
+func (emptyMessage) Body(context.Context, string, []string) ([]string, error) {
+	return nil, nil
+}

@@ -170,3 +170,24 @@ func TestDecodeEncoded(t *testing.T) {
 		}
 	}
 }
+
+func TestHeaderAddresses(t *testing.T) {
+	tests := []struct {
+		in    string
+		want  string
+		valid bool
+	}{
+		{"Alice <a@example.org>, b@example.com", "a@example.org|b@example.com", true},
+		{"undisclosed-recipients:;", "", true},
+		{"Team: a@b.example, c@d.example;", "a@b.example|c@d.example", true},
+		{"Doe, John <jd@example.com>, Roe, Jane <jr@example.com>", "jd@example.com|jr@example.com", true},
+		{"a@example.com,,b@example.com", "a@example.com|b@example.com", true},
+		{"not an address", "not an address", false},
+	}
+	for i, tt := range tests {
+		got, valid := headerAddresses(tt.in)
+		if strings.Join(got, "|") != tt.want || valid != tt.valid {
+			t.Errorf("%d: headerAddresses(%q) = %q, %v", i, tt.in, got, valid)
+		}
+	}
+}
