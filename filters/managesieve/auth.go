@@ -103,7 +103,7 @@ func (c *conn) plain(b64 string) bool {
 		c.srv.track(c, u.Address)
 	}
 	c.user, c.authed, c.failures = u, true, 0
-	c.log = c.log.With("user", u.Address)
+	c.setLog(c.log.With("user", u.Address))
 	c.log.Info("logged in", "tls", c.tls)
 	return c.reply(respOK, "", "Logged in") != nil
 }
@@ -150,6 +150,6 @@ func (c *conn) cmdUnauthenticate(args []arg) bool {
 	c.srv.untrack(c)
 	c.log.Info("logged out (UNAUTHENTICATE)")
 	c.user, c.authed, c.authStart = accounts.User{}, false, time.Now()
-	c.log = c.srv.log.With("cid", c.cid, "remote", c.remote)
+	c.setLog(c.srv.log.With("cid", c.cid, "remote", c.remote))
 	return c.reply(respOK, "", "Unauthenticated") != nil
 }

@@ -6,7 +6,9 @@ func (c *conn) cmdLogout(args []arg) bool {
 	if len(args) != 0 {
 		return c.syntax("LOGOUT")
 	}
-	c.reply(respOK, "", "Logout completed")
+	if c.reply(respOK, "", "Logout completed") == nil {
+		c.lingerClose()
+	}
 	return true
 }
 

@@ -82,13 +82,13 @@ func traceArgs(name string, args []arg) []any {
 
 func trunc(s string, n int) string {
 	if len(s) > n {
-		return s[:n] + "…"
+		return strings.ToValidUTF8(s[:n], "") + "…"
 	}
 	return s
 }
 
-// strings returns the values of args if there are n of them and each is a
-// string (an atom is tolerated, as some clients send bare names).
+// stringArgs returns the values of args if there are n of them; a string
+// may also come as an atom (some clients send bare names).
 func stringArgs(args []arg, n int) ([]string, bool) {
 	if len(args) != n {
 		return nil, false

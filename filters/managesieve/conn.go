@@ -3,6 +3,7 @@ package managesieve
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/internal/connlimit"
 )
 
 // conn is one client connection. Its serve goroutine owns the session
@@ -26,7 +28,7 @@ type conn struct {
 	cancel context.CancelFunc
 	remote netip.Addr
 	cid    string
-	log    *slog.Logger
+	log    *slog.Logger // changed by the serve goroutine under mu
 
 	// Owned by the serve goroutine.
 	br        *bufio.Reader
@@ -162,6 +164,13 @@ func (c *conn) idle() bool {
 	return true
 }
 
+// setLog replaces the logger; other goroutines read it under mu.
+func (c *conn) setLog(l *slog.Logger) {
+	c.mu.Lock()
+	c.log = l
+	c.mu.Unlock()
+}
+
 // send writes b (whole responses) to the client.
 func (c *conn) send(b []byte) error {
 	c.mu.Lock()
@@ -200,6 +209,29 @@ func (c *conn) bye(code, text string) {
 	}
 	c.byeCode, c.byeText = code, text
 	c.writeByeLocked()
+	c.mu.Unlock()
+	c.lingerClose()
+}
+
+// lingerClose ends the connection after the last response: it shuts down
+// the sending side (close_notify, FIN), so that a client reading to the end
+// is done at once, then reads and drops what the client still sends for a
+// moment, so that the close is not a reset that could destroy the last
+// response before the client read it. From the serve goroutine only.
+func (c *conn) lingerClose() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		tc.CloseWrite()
+	}
+	if lc, ok := c.raw.(*connlimit.Conn); ok {
+		if cw, ok := lc.Conn.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+	}
 	c.mu.Unlock()
 	c.raw.SetReadDeadline(time.Now().Add(lingerTime))
 	io.CopyN(io.Discard, c.raw, int64(c.srv.cfg.MaxDiscard))

@@ -48,7 +48,7 @@ func TestShutdownSaysBye(t *testing.T) {
 	}
 }
 
-func TestShutdownWaitsForCommand(t *testing.T) {
+func TestShutdownWhileReadingCommand(t *testing.T) {
 	e := newEnv(t, nil)
 	c := e.login(t)
 	// Half a command: the server is reading a literal, not yet answering.

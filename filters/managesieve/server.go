@@ -51,6 +51,7 @@ type Server struct {
 	nextID      atomic.Uint64
 	panics      atomic.Uint64
 	workers     sync.WaitGroup // BYE writers and account re-checks
+	connsWG     sync.WaitGroup // serve goroutines of the connections
 
 	mu        sync.Mutex
 	closed    bool // no new listeners or connections
@@ -172,6 +173,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		return nil
 	}
 	s.sessions[c] = struct{}{}
+	s.connsWG.Add(1)
 	return c
 }
 
@@ -210,7 +212,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Close closes every listener and connection at once.
+// Close closes every listener and connection at once and waits for the
+// connections' goroutines to end.
 func (s *Server) Close() error {
 	if err := s.init(); err != nil {
 		return err
@@ -227,6 +230,7 @@ func (s *Server) Close() error {
 	for _, c := range live {
 		c.raw.Close()
 	}
+	s.connsWG.Wait() // their store calls end with their contexts
 	s.workers.Wait()
 	return nil
 }
@@ -272,9 +276,10 @@ func (s *Server) spawn(fn func()) {
 // forget drops a closed connection.
 func (s *Server) forget(c *conn) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.sessions, c)
 	s.untrackLocked(c)
+	s.mu.Unlock()
+	s.connsWG.Done()
 }
 
 // track files c under address (lower-case, normalised by accounts) so that
