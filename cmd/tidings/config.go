@@ -13,6 +13,7 @@ import (
 
 	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/filters"
+	"github.com/tidings/tidings/filters/managesieve"
 	"github.com/tidings/tidings/mail/imapd"
 	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/smtpd"
@@ -30,16 +31,17 @@ type Config struct {
 	DataDir  string   `toml:"data_dir" doc:"Directory for the database, certificates and message data. Relative paths are relative to the working directory."`
 	Resolver string   `toml:"resolver" doc:"DNS server (host:port) for MX and SRV lookups. Empty: the system's resolver (/etc/resolv.conf)."`
 
-	Log      LogConfig         `toml:"log" doc:"Logging."`
-	Database migrations.Config `toml:"database" doc:"The account and message database."`
-	TLS      TLSConfig         `toml:"tls" doc:"Certificates for every TLS listener. With no files configured, a self-signed certificate for the hostname and all domains is created in <data_dir>/tls and reused."`
-	Listen   ListenConfig      `toml:"listen" doc:"Listen addresses, one per service: host:port, \":port\" for all interfaces, or \"\" to switch the service off."`
-	Accounts accounts.Config   `toml:"accounts" doc:"The shared user base: password hashing, password policy, the failed-login throttle."`
-	SMTP     smtpd.Config      `toml:"smtp" doc:"SMTP limits, for the MX (listen.smtp) and submission (listen.submission, listen.submissions) listeners."`
-	Queue    queue.Config      `toml:"queue" doc:"The outbound queue: delivery of submitted mail to other domains' mail servers."`
-	IMAP     imapd.Config      `toml:"imap" doc:"IMAP limits, for listen.imap (STARTTLS) and listen.imaps (implicit TLS)."`
-	XMPP     XMPPConfig        `toml:"xmpp" doc:"XMPP: server features and storage limits."`
-	Filters  filters.Config    `toml:"filters" doc:"Sieve filters: script quotas, run limits, and XMPP new-mail notifications."`
+	Log         LogConfig          `toml:"log" doc:"Logging."`
+	Database    migrations.Config  `toml:"database" doc:"The account and message database."`
+	TLS         TLSConfig          `toml:"tls" doc:"Certificates for every TLS listener. With no files configured, a self-signed certificate for the hostname and all domains is created in <data_dir>/tls and reused."`
+	Listen      ListenConfig       `toml:"listen" doc:"Listen addresses, one per service: host:port, \":port\" for all interfaces, or \"\" to switch the service off."`
+	Accounts    accounts.Config    `toml:"accounts" doc:"The shared user base: password hashing, password policy, the failed-login throttle."`
+	SMTP        smtpd.Config       `toml:"smtp" doc:"SMTP limits, for the MX (listen.smtp) and submission (listen.submission, listen.submissions) listeners."`
+	Queue       queue.Config       `toml:"queue" doc:"The outbound queue: delivery of submitted mail to other domains' mail servers."`
+	IMAP        imapd.Config       `toml:"imap" doc:"IMAP limits, for listen.imap (STARTTLS) and listen.imaps (implicit TLS)."`
+	XMPP        XMPPConfig         `toml:"xmpp" doc:"XMPP: server features and storage limits."`
+	Filters     filters.Config     `toml:"filters" doc:"Sieve filters: script quotas, run limits, and XMPP new-mail notifications."`
+	ManageSieve managesieve.Config `toml:"managesieve" doc:"ManageSieve (listen.managesieve): limits and timeouts."`
 }
 
 // XMPPConfig is the [xmpp] section: the router's settings, and the client
@@ -81,7 +83,7 @@ type ListenConfig struct {
 }
 
 // builtListeners are the services this build serves.
-var builtListeners = map[string]bool{"admin": true, "smtp": true, "submission": true, "submissions": true, "imap": true, "imaps": true,
+var builtListeners = map[string]bool{"admin": true, "smtp": true, "submission": true, "submissions": true, "imap": true, "imaps": true, "managesieve": true,
 	"xmpp_client": true, "xmpp_client_tls": true, "xmpp_server": true, "xmpp_server_tls": true}
 
 // DefaultConfig is the configuration with no file and no environment.
@@ -99,12 +101,13 @@ func DefaultConfig() Config {
 			XMPPClient: ":5222", XMPPClientTLS: ":5223", XMPPServer: ":5269", XMPPServerTLS: ":5270",
 			HTTP: ":80", HTTPS: ":443",
 		},
-		Accounts: accounts.DefaultConfig(),
-		SMTP:     smtpd.DefaultConfig(),
-		Queue:    queue.DefaultConfig(),
-		IMAP:     imapd.DefaultConfig(),
-		XMPP:     XMPPConfig{Config: router.DefaultConfig(), C2S: c2s.DefaultConfig(), S2S: s2s.DefaultConfig()},
-		Filters:  filters.DefaultConfig(),
+		Accounts:    accounts.DefaultConfig(),
+		SMTP:        smtpd.DefaultConfig(),
+		Queue:       queue.DefaultConfig(),
+		IMAP:        imapd.DefaultConfig(),
+		XMPP:        XMPPConfig{Config: router.DefaultConfig(), C2S: c2s.DefaultConfig(), S2S: s2s.DefaultConfig()},
+		Filters:     filters.DefaultConfig(),
+		ManageSieve: managesieve.DefaultConfig(),
 	}
 }
 
@@ -157,7 +160,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Listen.validate()...)
-	errs = append(errs, c.Database.Validate(), c.Accounts.Validate(), c.SMTP.Validate(), c.Queue.Validate(), c.IMAP.Validate(), c.XMPP.Config.Validate(), c.XMPP.C2S.Validate(), c.XMPP.S2S.Validate(), c.Filters.Validate())
+	errs = append(errs, c.Database.Validate(), c.Accounts.Validate(), c.SMTP.Validate(), c.Queue.Validate(), c.IMAP.Validate(), c.XMPP.Config.Validate(), c.XMPP.C2S.Validate(), c.XMPP.S2S.Validate(), c.Filters.Validate(), c.ManageSieve.Validate())
 	return errors.Join(errs...)
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/filters"
+	"github.com/tidings/tidings/filters/managesieve"
 	"github.com/tidings/tidings/xmpp/elem"
 	"github.com/tidings/tidings/xmpp/router"
 	xstorage "github.com/tidings/tidings/xmpp/storage"
@@ -98,4 +99,17 @@ func (r rosterJIDs) RosterJIDs(ctx context.Context, userID int64) ([]string, err
 		out = append(out, strings.ToLower(it.JID))
 	}
 	return out, nil
+}
+
+// startManageSieve serves listen.managesieve over the filter's script
+// store, so clients edit exactly the scripts delivery runs.
+func (s *server) startManageSieve(context.Context) error {
+	srv := &managesieve.Server{Config: s.cfg.ManageSieve, Scripts: s.filter.Scripts(), Accounts: s.accounts,
+		TLS: s.tls, Hostname: s.cfg.Hostname, Log: s.log, Limits: s.cfg.Filters, Extensions: s.filter.Extensions()}
+	s.sieve = srv
+	if err := s.serveOn("managesieve", s.cfg.Listen.ManageSieve, srv.Serve, managesieve.ErrServerClosed); err != nil {
+		srv.Close()
+		return err
+	}
+	return nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/filters"
+	"github.com/tidings/tidings/filters/managesieve"
 	"github.com/tidings/tidings/mail/delivery"
 	"github.com/tidings/tidings/mail/dkim"
 	"github.com/tidings/tidings/mail/imapd"
@@ -99,6 +100,7 @@ type server struct {
 	// (filter notifications).
 	liveRouter  atomic.Pointer[router.Router]
 	filter      *filters.Filter
+	sieve       *managesieve.Server
 	stopFilters func()
 	c2s         *c2s.Server
 	stopXMPP    func()
@@ -125,6 +127,7 @@ func (s *server) subsystems() []subsystem {
 		{"queue", s.startQueue, func(context.Context) error { s.stopQueue(); return nil }},
 		{"smtp", s.startSMTP, func(ctx context.Context) error { return s.smtp.Shutdown(ctx) }},
 		{"imap", s.startIMAP, func(ctx context.Context) error { return s.imap.Shutdown(ctx) }},
+		{"managesieve", s.startManageSieve, func(ctx context.Context) error { return s.sieve.Shutdown(ctx) }},
 		{"xmpp", s.startXMPP, func(ctx context.Context) error { defer s.stopXMPP(); return s.c2s.Shutdown(ctx) }},
 		{"s2s", s.startS2S, s.stopS2S},
 		{"admin", s.startAdmin, func(ctx context.Context) error { return s.admin.Shutdown(ctx) }},
