@@ -23,4 +23,33 @@
 // steps and 200ms per run. Expanded strings are cut at 16 KiB and all
 // variables of a run together hold at most 1 MiB. :matches runs without
 // backtracking (see wildcard.go), so no key can make it exponential.
+//
+// Implementation notes, where the RFCs leave a choice:
+//   - "?" matches one UTF-8 character whatever the comparator; each "*"
+//     matches as little as possible from the left (RFC 5229 §3.2 examples).
+//   - reject and ereject fail the run (ErrConflict) when combined with keep,
+//     fileinto, redirect (also with :copy), vacation or another reject; two
+//     vacations fail it too (RFC 5230 §4.7). The caller then keeps.
+//   - fileinto/keep into one mailbox twice stores one copy with the union of
+//     the flags; redirects to one address are merged and MaxRedirects counts
+//     distinct addresses (RFC 5228 §2.10.3, §4.2).
+//   - notify: identical notifications (method, :from, :importance,
+//     :options, :message) are sent once; a method built from variables that
+//     is invalid or unsupported is skipped silently, a constant one is a
+//     compile error. notify_method_capability knows "online" only and says
+//     "maybe" when Env has no hook.
+//   - extlists: a list name starting with ":" is short for
+//     "urn:ietf:params:sieve" + name, so ":addrbook:default" reaches
+//     ListContains as "urn:ietf:params:sieve:addrbook:default"; :list
+//     ignores the comparator.
+//   - The address test accepts address fields and X- fields only; envelope
+//     accepts "from" and "to"; i;ascii-numeric refuses :contains and
+//     :matches; variable namespaces ("${env.x}") are compile errors.
+//   - vacation: :days 0 counts as 1, :seconds 0 is allowed; without :handle
+//     the handle hashes the reason, :subject, :from and :mime (RFC 5230 §4.2).
+//   - encoded-character: malformed sequences stay as written; a code point
+//     outside Unicode scalar values is a compile error (RFC 5228 §2.4.2.4).
+//   - body: :content matches leaf parts only (never multipart containers);
+//     :text gives the text/* parts with HTML tags removed; broken MIME falls
+//     back to the raw body. Multi-line strings keep the script's line ends.
 package sieve

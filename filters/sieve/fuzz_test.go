@@ -1,6 +1,7 @@
 package sieve
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -41,3 +42,36 @@ func fuzzMessage(t *testing.T) Message {
 	}
 	return m
 }
+
+// FuzzMessage runs a script that touches headers, addresses and every
+// body transform against arbitrary messages; it must not panic.
+func FuzzMessage(f *testing.F) {
+	files, _ := filepath.Glob("testdata/run/*/message.eml")
+	for _, file := range files {
+		if b, err := os.ReadFile(file); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(defaultEML))
+	s, err := Parse([]byte(fuzzMessageScript), DefaultOptions())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		m, err := NewMessage(bytes.NewReader(raw), int64(len(raw)))
+		if err != nil {
+			return
+		}
+		env := &Env{From: "a@example.org", To: "b@example.com", User: "b@example.com", Msg: m}
+		_, _ = s.Run(context.Background(), env)
+	})
+}
+
+const fuzzMessageScript = `require ["body", "envelope", "variables", "vacation", "relational"];
+if address :localpart :matches ["from", "to", "cc"] "*" { set "l" "${1}"; }
+if header :count "ge" "received" "1" { keep; }
+if body :raw :contains "x" { keep; }
+if body :text :contains "x" { keep; }
+if body :content ["text", "multipart", ""] :contains "x" { keep; }
+vacation "away";
+`
