@@ -20,6 +20,7 @@ import (
 	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/filters"
 	"github.com/tidings/tidings/internal/testcert"
+	"github.com/tidings/tidings/migrations"
 	"github.com/tidings/tidings/migrations/dbtest"
 )
 
@@ -61,7 +62,12 @@ type env struct {
 // juliet and romeo; mod may change the server before it starts.
 func newEnv(t testing.TB, mod func(*Server)) *env {
 	t.Helper()
-	db := dbtest.SQLite(t)
+	return newEnvDB(t, dbtest.SQLite(t), mod)
+}
+
+// newEnvDB is newEnv over db.
+func newEnvDB(t testing.TB, db *migrations.DB, mod func(*Server)) *env {
+	t.Helper()
 	acfg := accounts.DefaultConfig()
 	acfg.SCRAMIterations = accounts.MinSCRAMIterations
 	acfg.Throttle.IPFree, acfg.Throttle.AccountFree = 1000, 1000

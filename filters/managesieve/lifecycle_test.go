@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/migrations"
+	"github.com/tidings/tidings/migrations/dbtest"
 )
 
 func accountsDisabled(b *bool) accounts.UserUpdate { return accounts.UserUpdate{Disabled: b} }
@@ -117,17 +119,19 @@ func TestAccountEventsEndSessions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, nil)
-			c := e.login(t)
-			other := e.dial(t) // not logged in: stays
-			tc.change(t, e.acc)
-			if l, err := c.line(); err != nil || l != `BYE "Account changed; please log in again"` {
-				t.Errorf("got %q %v", l, err)
-			}
-			if !c.closed() {
-				t.Error("session open after the change")
-			}
-			other.expect("NOOP", "OK")
+			dbtest.Each(t, func(t *testing.T, db *migrations.DB) {
+				e := newEnvDB(t, db, nil)
+				c := e.login(t)
+				other := e.dial(t) // not logged in: stays
+				tc.change(t, e.acc)
+				if l, err := c.line(); err != nil || l != `BYE "Account changed; please log in again"` {
+					t.Errorf("got %q %v", l, err)
+				}
+				if !c.closed() {
+					t.Error("session open after the change")
+				}
+				other.expect("NOOP", "OK")
+			})
 		})
 	}
 }

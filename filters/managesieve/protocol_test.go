@@ -4,6 +4,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/tidings/tidings/migrations"
+	"github.com/tidings/tidings/migrations/dbtest"
 )
 
 func TestGreetingAndCapabilities(t *testing.T) {
@@ -84,7 +87,11 @@ func TestCommandsBeforeLogin(t *testing.T) {
 }
 
 func TestScriptCommands(t *testing.T) {
-	e := newEnv(t, nil)
+	dbtest.Each(t, testScriptCommands)
+}
+
+func testScriptCommands(t *testing.T, db *migrations.DB) {
+	e := newEnvDB(t, db, nil)
 	c := e.login(t)
 	steps := []struct {
 		cmd, want string
