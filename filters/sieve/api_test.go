@@ -200,3 +200,21 @@ func TestComposeVacationHeaders(t *testing.T) {
 		t.Errorf("header injection:\n%s", out)
 	}
 }
+
+// TestConstantListsNotShared: results and :count never alias a script's
+// constant lists.
+func TestConstantListsNotShared(t *testing.T) {
+	s := mustParse(t, `require ["enotify", "variables", "relational", "vacation"];
+if string :count "eq" ["", "a", "", "b"] "2" { notify :options ["k=v", "x=y"] "mailto:a@example.com"; }
+vacation :addresses ["me@example.com"] "away";`, Options{})
+	env := &Env{From: "x@example.org", To: "bob@example.com", User: "bob@example.com",
+		Msg: mustMessage(t, "To: bob@example.com\nSubject: s\n\nb\n")}
+	for i := 0; i < 2; i++ {
+		res, err := s.Run(context.Background(), env)
+		if err != nil || len(res.Notifies) != 1 || res.Vacation == nil {
+			t.Fatalf("run %d: %+v, %v", i, res, err)
+		}
+		res.Notifies[0].Options[0] = "mutated"
+		res.Vacation.Addresses[0] = "mutated"
+	}
+}

@@ -1,6 +1,9 @@
 package sieve
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // body (RFC 5173): body [COMPARATOR] [MATCH-TYPE] [BODY-TRANSFORM] <keys>.
 
@@ -14,7 +17,7 @@ func (n *bodyCond) eval(r *run) (bool, error) {
 	if err := r.step(1); err != nil {
 		return false, err
 	}
-	texts, err := r.env.Msg.Body(r.ctx, n.transform, r.expandAll(n.types))
+	texts, err := r.env.Msg.Body(r.ctx, n.transform, slices.Clone(r.expandAll(n.types)))
 	if err != nil {
 		if cerr := r.ctxErr(); cerr != nil {
 			return false, cerr

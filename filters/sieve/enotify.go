@@ -30,7 +30,7 @@ func (n *notifyCmd) exec(r *run) error {
 		Method:     method,
 		From:       r.expandOpt(n.from),
 		Importance: 2, // RFC 5435 §3.3
-		Options:    r.expandAll(n.options),
+		Options:    slices.Clone(r.expandAll(n.options)),
 		Message:    r.expandOpt(n.message),
 	}
 	if n.importance != nil {

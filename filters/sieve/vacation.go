@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 )
@@ -42,7 +43,7 @@ func (n *vacationCmd) exec(r *run) error {
 		Subject:   r.expandOpt(n.subject),
 		From:      r.expandOpt(n.from),
 		Reason:    r.expand(n.reason),
-		Addresses: r.expandAll(n.addresses),
+		Addresses: slices.Clone(r.expandAll(n.addresses)),
 		Mime:      n.mime,
 		Period:    n.period,
 		Sender:    envelopeAddress(r.env.From),

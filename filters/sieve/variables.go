@@ -111,7 +111,7 @@ type stringCond struct {
 }
 
 func (n *stringCond) eval(r *run) (bool, error) {
-	values := r.expandAll(n.source)
+	values := slices.Clone(r.expandAll(n.source))
 	if n.m.typ == mCount {
 		// RFC 5229 §5: :count counts the non-empty strings.
 		values = slices.DeleteFunc(values, func(s string) bool { return s == "" })
