@@ -1,0 +1,2 @@
+require ["body", "fileinto", "variables"];
+if body :matches "*lunch on *day?*" { fileinto "${2}-${3}"; }

@@ -1,0 +1,6 @@
+require "fileinto";
+if true {
+  if true { fileinto "A"; stop; }
+  fileinto "B";
+}
+fileinto "C";
