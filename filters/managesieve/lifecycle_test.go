@@ -3,8 +3,10 @@ package managesieve
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,4 +199,70 @@ func TestServerNeedsTLS(t *testing.T) {
 	if err := s.Serve(ln); err == nil || errors.Is(err, ErrServerClosed) {
 		t.Errorf("Serve without Scripts: %v", err)
 	}
+}
+
+func TestPanicEndsOnlyItsConnection(t *testing.T) {
+	e := newEnv(t, nil)
+	e.scripts.SetCheck(func(src []byte) error {
+		if string(src) == "panic" {
+			panic("engine bug")
+		}
+		return nil
+	})
+	c := e.login(t)
+	other := e.login(t)
+	if _, final := c.cmd(`CHECKSCRIPT "panic"`); final != `BYE (TRYLATER) "Internal server error"` {
+		t.Errorf("got %q", final)
+	}
+	if !c.closed() {
+		t.Error("still open")
+	}
+	if n := e.srv.Panics(); n != 1 {
+		t.Errorf("Panics() = %d", n)
+	}
+	other.expect(`CHECKSCRIPT "keep;"`, "OK")
+	e.login(t).expect("LISTSCRIPTS", "OK")
+}
+
+// The log shows who logged in, never the password or the SASL data.
+func TestLogRedactsAuthentication(t *testing.T) {
+	var buf syncBuffer
+	e := newEnv(t, func(s *Server) {
+		s.Log = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	d := e.dial(t)
+	d.startTLS()
+	d.expect(`AUTHENTICATE "PLAIN" "`+plainB64("", julietAddr, "guess me")+`"`, `NO "Authentication failed"`)
+	c := e.login(t)
+	c.expect(`PUTSCRIPT "s" "keep; # secret plans"`, "OK")
+	c.expect("LOGOUT", "OK")
+	time.Sleep(100 * time.Millisecond)
+	log := buf.String()
+	for _, secret := range []string{pw, plainB64("", julietAddr, pw), "guess me", "secret plans"} {
+		if strings.Contains(log, secret) {
+			t.Errorf("log contains %q:\n%s", secret, log)
+		}
+	}
+	for _, want := range []string{"cid=ms2", "remote=127.0.0.1", "login failed", "user=" + julietAddr, "mechanism=PLAIN", "size="} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
