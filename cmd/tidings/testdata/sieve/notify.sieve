@@ -1,0 +1,1 @@
+require ["enotify","extlists"]; if address :list "from" ":addrbook:default" { notify "xmpp:juliet@capulet.example"; }
