@@ -3,10 +3,13 @@ package filters
 import (
 	"context"
 	"fmt"
+	"mime"
 	"net/mail"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/emersion/go-message/charset"
 
 	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/filters/sieve"
@@ -125,7 +128,9 @@ func (f *Filter) notification(u accounts.User, env *sieve.Env, n sieve.Notify, o
 	f.log.Info("notify method not supported", "user", u.Address, "method", n.Method)
 }
 
-// sender names the mail's author and subject for a notice.
+// sender names the mail's author and subject for a notice. The From field
+// is parsed raw, so the display name is decoded once, by the parser, and
+// can neither hide nor fake the address.
 func sender(m sieve.Message) (from, subject string) {
 	if v := m.Header("Subject"); len(v) > 0 {
 		subject = strings.TrimSpace(v[0])
@@ -133,19 +138,26 @@ func sender(m sieve.Message) (from, subject string) {
 	if subject == "" {
 		subject = "(no subject)"
 	}
-	v := m.Header("From")
+	v := m.RawHeader("From")
 	if len(v) == 0 {
 		return "(unknown sender)", subject
 	}
-	a, err := mail.ParseAddress(v[0])
+	a, err := addressParser.Parse(v[0])
 	switch {
 	case err != nil:
+		if d := m.Header("From"); len(d) > 0 {
+			return strings.TrimSpace(d[0]), subject
+		}
 		return strings.TrimSpace(v[0]), subject
 	case a.Name != "":
 		return a.Name, subject
 	}
 	return a.Address, subject
 }
+
+// addressParser decodes RFC 2047 display names in every charset
+// go-message knows.
+var addressParser = &mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader}}
 
 // composeNotice is the mailto notification (RFC 5436 §2.7: Auto-Submitted:
 // auto-notified).

@@ -59,8 +59,10 @@ func (p addrPart) extract(addr string, valid bool) (string, bool) {
 // headerAddresses parses an address header value into bare addresses;
 // group names vanish (RFC 5228 §5.1). A value that does not parse is
 // returned whole, marked invalid.
+// v is the raw value: the parser decodes display names itself (in every
+// charset go-message knows), and the addresses come from outside them.
 func headerAddresses(v string) ([]string, bool) {
-	list, err := mail.ParseAddressList(v)
+	list, err := addressParser.ParseList(v)
 	if err == nil {
 		out := make([]string, len(list))
 		for i, a := range list {
@@ -77,34 +79,75 @@ func headerAddresses(v string) ([]string, bool) {
 	return []string{strings.TrimSpace(v)}, false
 }
 
-// lenientAddresses recovers addresses from a value net/mail refuses, as
-// RFC 2047 decoding can leave commas or quotes in display names: every
-// <angle-addr>, or else every comma-separated word that holds an "@".
+// lenientAddresses recovers addresses from a value net/mail refuses
+// (real mail has unquoted dots and stray brackets in display names): every
+// <angle-addr> outside quoted strings and comments, or else every
+// comma-separated word that holds an "@".
 func lenientAddresses(v string) []string {
 	var out []string
-	for rest := v; ; {
-		i := strings.IndexByte(rest, '<')
-		j := strings.IndexByte(rest[i+1:], '>')
-		if i < 0 || j < 0 {
+	bare := blankQuoted(v)
+	for off := 0; ; {
+		i := strings.IndexByte(bare[off:], '<')
+		if i < 0 {
 			break
 		}
-		if a := strings.TrimSpace(rest[i+1 : i+1+j]); strings.Contains(a, "@") {
+		j := strings.IndexByte(bare[off+i+1:], '>')
+		if j < 0 {
+			break
+		}
+		if a := strings.TrimSpace(v[off+i+1 : off+i+1+j]); strings.Contains(a, "@") {
 			out = append(out, a)
 		}
-		rest = rest[i+1+j+1:]
+		off += i + 1 + j + 1
 	}
 	if out != nil {
 		return out
 	}
 	for _, part := range strings.Split(v, ",") {
 		a := strings.TrimSpace(part)
-		if !strings.Contains(a, "@") || strings.ContainsAny(a, " \t\"") {
+		if !strings.Contains(a, "@") || strings.ContainsAny(a, " \t\"()<>") {
 			return nil
 		}
 		out = append(out, a)
 	}
 	return out
 }
+
+// blankQuoted returns v with quoted strings and comments (RFC 5322 §3.2.4,
+// §3.2.2) replaced by spaces, byte for byte, so what is left are the
+// structural characters.
+func blankQuoted(v string) string {
+	b := []byte(v)
+	inQuote, depth, escaped := false, 0, false
+	for i, c := range b {
+		quoted := inQuote || depth > 0
+		switch {
+		case escaped:
+			escaped = false
+		case quoted && c == '\\':
+			escaped = true
+		case inQuote:
+			inQuote = c != '"'
+		case depth > 0 && c == '(':
+			depth++
+		case depth > 0:
+			if c == ')' {
+				depth--
+			}
+		case c == '"':
+			inQuote, quoted = true, true
+		case c == '(':
+			depth, quoted = 1, true
+		}
+		if quoted {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
+
+// addressParser decodes RFC 2047 display names in any charset.
+var addressParser = &mail.AddressParser{WordDecoder: wordDecoder}
 
 // envelopeAddress strips the angle brackets an MTA may leave.
 func envelopeAddress(v string) string {

@@ -177,8 +177,9 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // emptyMessage stands in when Env.Msg is nil.
 type emptyMessage struct{}
 
-func (emptyMessage) Header(string) []string { return nil }
-func (emptyMessage) Size() int64            { return 0 }
+func (emptyMessage) Header(string) []string    { return nil }
+func (emptyMessage) RawHeader(string) []string { return nil }
+func (emptyMessage) Size() int64               { return 0 }
 func (emptyMessage) Body(context.Context, string, []string) ([]string, error) {
 	return nil, nil
 }

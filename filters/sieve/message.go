@@ -93,6 +93,10 @@ func (m *msg) Header(name string) []string {
 	return v
 }
 
+// RawHeader returns the unfolded values of a field as they are in the
+// message.
+func (m *msg) RawHeader(name string) []string { return m.hdr.Values(name) }
+
 func (m *msg) decodeHeader(name string) []string {
 	vals := m.hdr.Values(name)
 	out := make([]string, len(vals))

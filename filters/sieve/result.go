@@ -34,6 +34,10 @@ type Message interface {
 	// Header returns all values of the field, unfolded, RFC 2047-decoded to
 	// UTF-8, in order.
 	Header(name string) []string
+	// RawHeader returns all values of the field, unfolded but not decoded:
+	// what address parsing must read, so that an encoded display name can
+	// never pose as an address (=?utf-8?q?=3Cboss=40example=3E?=).
+	RawHeader(name string) []string
 	Size() int64
 	// Body returns the texts the body test matches (RFC 5173 §5):
 	// transform is "raw", "content" or "text"; contentTypes is used with

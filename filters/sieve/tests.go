@@ -93,7 +93,7 @@ func (n *addressCond) eval(r *run) (bool, error) {
 			values = n.appendEnvelope(r, values, strings.ToLower(name))
 			continue
 		}
-		for _, h := range r.env.Msg.Header(name) {
+		for _, h := range r.env.Msg.RawHeader(name) {
 			pa := r.addresses(h)
 			for _, a := range pa.addrs {
 				if v, ok := n.part.extract(a, pa.valid); ok {

@@ -159,7 +159,7 @@ func (r *run) automated() bool {
 // Resent-To or Resent-Cc (RFC 5230 §4.5).
 func (r *run) addressedToUser(own map[string]bool) bool {
 	for _, h := range []string{"To", "Cc", "Bcc", "Resent-To", "Resent-Cc"} {
-		for _, v := range r.env.Msg.Header(h) {
+		for _, v := range r.env.Msg.RawHeader(h) {
 			addrs, _ := headerAddresses(v)
 			for _, a := range addrs {
 				a = strings.ToLower(a)
