@@ -69,6 +69,19 @@ const (
 	Reject
 )
 
+// String names the action for logs.
+func (a Action) String() string {
+	switch a {
+	case Deliver:
+		return "deliver"
+	case Quarantine:
+		return "quarantine"
+	case Reject:
+		return "reject"
+	}
+	return "unknown"
+}
+
 // Result is the outcome of the checks.
 type Result struct {
 	SPF        spf.Result
