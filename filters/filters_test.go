@@ -255,6 +255,21 @@ func TestVacationOncePerSender(t *testing.T) {
 		if out := fx.run(t, fx.juliet, "nurse@capulet.example", message("nurse@capulet.example", "again")); out.Vacation != nil {
 			t.Error("answered twice within :days")
 		}
+		// Once the period is over the memory is pruned and she answers again.
+		if err := db.Tx(fx.ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(fx.ctx, "UPDATE sieve_vacation SET until_at = 1")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := fx.f.PruneVacation(fx.ctx); err != nil {
+			t.Fatal(err)
+		}
+		var left int
+		db.QueryRowContext(fx.ctx, "SELECT count(*) FROM sieve_vacation").Scan(&left)
+		if out := fx.run(t, fx.juliet, "nurse@capulet.example", message("nurse@capulet.example", "later")); left != 0 || out.Vacation == nil {
+			t.Errorf("after the period: %d rows left, reply %v", left, out.Vacation != nil)
+		}
 		if out := fx.run(t, fx.juliet, "friar@capulet.example", message("friar@capulet.example", "hi")); out.Vacation == nil {
 			t.Error("another sender not answered")
 		}

@@ -190,19 +190,28 @@ func (f *Filter) Notify(u accounts.User, url string, notes []Notification) {
 	}
 }
 
-// Start runs the goroutine that delivers notices until ctx ends or stop is
-// called.
+// pruneEvery is how often expired vacation memory is deleted.
+const pruneEvery = time.Hour
+
+// Start runs the goroutine that delivers notices (and prunes the vacation
+// memory hourly) until ctx ends or stop is called.
 func (f *Filter) Start(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		prune := time.NewTicker(pruneEvery)
+		defer prune.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case n := <-f.notes:
 				f.deliverNotice(ctx, n)
+			case <-prune.C:
+				if err := f.PruneVacation(ctx); err != nil {
+					f.log.Warn("pruning the vacation memory", "err", err)
+				}
 			}
 		}
 	}()
