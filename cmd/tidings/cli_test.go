@@ -272,6 +272,24 @@ func testCLI(t *testing.T, environ []string) {
 		{args: a("alias del jules@capulet.example"), stdout: []string{"deleted alias jules@capulet.example"}},
 		{args: a("alias del jules@capulet.example"), code: exitNotFound},
 
+		// Contacts and Sieve scripts.
+		{args: a("contact add " + juliet + " --name Tybalt --email tybalt@capulet.example"), stdout: []string{"added contact"}},
+		{args: a("contact add " + juliet + " --email not-an-address"), code: exitInvalid},
+		{args: a("contact list " + juliet), stdout: []string{"Tybalt", "tybalt@capulet.example"}},
+		{args: a("sieve put " + juliet + " main -"), stdin: `require "fileinto"; fileinto "Lists";`, stdout: []string{`stored script "main"`}},
+		{args: a("sieve put " + juliet + " bad -"), stdin: "require \"fileinto\";\nfilinto \"x\";", code: exitInvalid,
+			stderr: []string{`line 2:1: unknown command "filinto"`}},
+		{args: a("sieve check -"), stdin: "if true { stop }", code: exitInvalid, stderr: []string{"line 1:"}},
+		{args: a("sieve check " + juliet + " -"), stdin: "keep;", stdout: []string{"script is valid"}},
+		{args: a("sieve activate " + juliet + " main"), stdout: []string{`script "main" is active`}},
+		{args: a("sieve activate " + juliet + " nope"), code: exitNotFound},
+		{args: a("sieve list " + juliet), stdout: []string{"main", "active"}},
+		{args: a("sieve get " + juliet + " main"), stdout: []string{`fileinto "Lists";`}},
+		{args: a("sieve delete " + juliet + " main"), code: exitConflict, stderr: []string{"active"}},
+		{args: []string{"sieve", "activate", juliet, ""}, stdout: []string{"no script is active"}},
+		{args: a("sieve delete " + juliet + " main"), stdout: []string{`deleted script "main"`}},
+		{args: a("sieve list nobody@capulet.example"), code: exitNotFound},
+
 		// Domain switches and deletion.
 		{args: a("domain set montague.example --xmpp on"), stdout: []string{"domain montague.example: mail on, xmpp on"}},
 		{args: a("domain set montague.example --mail off"), stdout: []string{"domain montague.example: mail off, xmpp on"}},

@@ -15,7 +15,7 @@ func init() {
 	register("sieve list", command{args: "USER", summary: "list a user's Sieve scripts", run: sieveList})
 	register("sieve activate", command{args: "USER NAME", summary: "make NAME the active script (\"\" deactivates all)", run: sieveActivate})
 	register("sieve delete", command{args: "USER NAME", summary: "delete an inactive script", run: sieveDelete})
-	register("sieve check", command{args: "FILE", summary: "compile a Sieve script and report errors with line:column", run: sieveCheck})
+	register("sieve check", command{args: "[USER] FILE", summary: "compile a Sieve script and report errors with line:column", run: sieveCheck})
 }
 
 // withScripts runs fn with the user's ID and the script store.
@@ -120,13 +120,24 @@ func sieveDelete(ctx context.Context, e *env, args []string) error {
 	})
 }
 
-// sieveCheck compiles a file without a database: it checks against the
-// configured limits only.
+// sieveCheck compiles a file against the configured limits. With USER it
+// also checks that the user exists; without, it needs no database.
 func sieveCheck(ctx context.Context, e *env, args []string) error {
-	f := newFlags(e, "sieve check", "FILE")
-	pos, err := f.parse(args, 1, 1)
+	f := newFlags(e, "sieve check", "[USER] FILE")
+	pos, err := f.parse(args, 1, 2)
 	if err != nil {
 		return err
+	}
+	if len(pos) == 2 {
+		s, err := openStore(ctx, e, f)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if _, err := s.User(ctx, pos[0]); err != nil {
+			return err
+		}
+		pos = pos[1:]
 	}
 	cfg, _, err := loadConfig(f.config, e.environ)
 	if err != nil {

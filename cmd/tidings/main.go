@@ -24,6 +24,8 @@ import (
 	"syscall"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/filters"
+	"github.com/tidings/tidings/filters/sieve"
 	"github.com/tidings/tidings/mail/queue"
 )
 
@@ -99,14 +101,17 @@ func exitCode(err error) int {
 	var ne *accounts.NameError
 	var pe *accounts.PasswordError
 	var ce *configError
+	var se *sieve.Error
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.Is(err, accounts.ErrNotFound), errors.Is(err, queue.ErrNoEntry):
+	case errors.Is(err, accounts.ErrNotFound), errors.Is(err, queue.ErrNoEntry), errors.Is(err, filters.ErrNoScript):
 		return exitNotFound
-	case errors.Is(err, accounts.ErrExists), errors.Is(err, accounts.ErrDomainInUse):
+	case errors.Is(err, accounts.ErrExists), errors.Is(err, accounts.ErrDomainInUse),
+		errors.Is(err, filters.ErrScriptExists), errors.Is(err, filters.ErrActive):
 		return exitConflict
-	case errors.As(err, &ne), errors.As(err, &pe), errors.As(err, &ce):
+	case errors.As(err, &ne), errors.As(err, &pe), errors.As(err, &ce), errors.As(err, &se),
+		errors.Is(err, filters.ErrBadName), errors.Is(err, filters.ErrScriptTooBig), errors.Is(err, filters.ErrTooManyScripts):
 		return exitInvalid
 	}
 	return exitFailure
