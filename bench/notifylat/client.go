@@ -50,8 +50,12 @@ func login(addr string) (*listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	// mellium watches ctx until each call returns and sets a deadline in
+	// the past if ctx ends first; cancelling ctx right after a call races
+	// with that watcher and can break the live session's next write. So ctx
+	// is left to expire well after the calls below.
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
+	time.AfterFunc(2*wait, cancel)
 	tcfg := &tls.Config{ServerName: domain, InsecureSkipVerify: true} // the server's self-signed certificate
 	s, err := xmpp.NewClientSession(ctx, jid.MustParse(juliet), nc, xmpp.StartTLS(tcfg),
 		xmpp.SASL("", password, sasl.ScramSha256Plus, sasl.ScramSha256, sasl.ScramSha1Plus, sasl.ScramSha1),
@@ -62,7 +66,7 @@ func login(addr string) (*listener, error) {
 	}
 	l := &listener{s: s, online: make(chan struct{}), served: make(chan struct{}),
 		arrived: map[int]time.Time{}, notify: make(chan struct{}, 1)}
-	if err := s.Send(ctx, stanza.Presence{}.Wrap(nil)); err != nil {
+	if err := s.Send(context.Background(), stanza.Presence{}.Wrap(nil)); err != nil {
 		s.Conn().Close()
 		return nil, err
 	}

@@ -466,8 +466,12 @@ func (e *env) melliumSession(t testing.TB, name, password string, direct bool, i
 	} else {
 		features = append([]xmpp.StreamFeature{xmpp.StartTLS(clientTLS())}, features...)
 	}
+	// mellium watches ctx in a goroutine until the call returns and sets a
+	// deadline in the past if ctx ends first. Cancelling ctx right after
+	// the call races with that watcher, which may then break the next read
+	// or write; so ctx is left to expire on its own.
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
+	t.Cleanup(cancel)
 	s, err := xmpp.NewClientSession(ctx, jid.MustParse(name+"@"+domain), rw, features...)
 	if err != nil {
 		nc.Close()
@@ -491,9 +495,10 @@ func (e *env) login(t testing.TB, name string) *client {
 func (e *env) serveMellium(t testing.TB, name string, s *xmpp.Session) *client {
 	c := &client{t: t, name: name, jid: s.LocalAddr().String(), in: make(chan *elem.Element, 10000), done: make(chan struct{})}
 	c.sendFn = func(st *elem.Element) error {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		return s.Send(ctx, xml.NewDecoder(strings.NewReader(st.String())))
+		// No per-send context: cancelling it after Send returns races with
+		// mellium's deadline watcher, which can then fail the next Send
+		// with an i/o timeout (seen as a flaky TestConcurrentTraffic).
+		return s.Send(context.Background(), xml.NewDecoder(strings.NewReader(st.String())))
 	}
 	c.closeFn = func() { s.Close() }
 	go func() {
