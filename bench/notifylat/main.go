@@ -45,6 +45,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tidings/tidings/bench/internal/serveproc"
 )
 
 type options struct {
@@ -97,7 +99,7 @@ func run(o options, out io.Writer) (res results, err error) {
 	start := time.Now()
 	bin := o.bin
 	if bin == "" {
-		if bin, err = buildServer(dir, o.race); err != nil {
+		if bin, err = serveproc.Build(dir, o.race); err != nil {
 			return res, err
 		}
 	}
@@ -109,26 +111,26 @@ func run(o options, out io.Writer) (res results, err error) {
 	if err != nil {
 		return res, err
 	}
-	defer ns.stop()
+	defer ns.Close()
 	rate := "TIDINGS_FILTERS_NOTIFY_RATE=" + strconv.Itoa(o.notifyRate())
-	srv, err := startServer(bin, dir, ns.addr, rate)
+	srv, err := startServer(bin, dir, ns.Addr, rate)
 	if err != nil {
 		return res, err
 	}
 	defer func() {
-		if serr := srv.stop(); serr != nil && err == nil {
+		if serr := srv.Stop(); serr != nil && err == nil {
 			err = serr
 		}
 	}()
 	fmt.Fprintf(out, "setup: server built in %v; tidings serve pid %d (smtp %s, c2s %s, admin %s) with %s "+
 		"(filters.notify_rate, default 30 per user per hour, would drop all but 30 headlines)\n",
-		built.Round(100*time.Millisecond), srv.cmd.Process.Pid, srv.smtp, srv.c2s, srv.admin, rate)
-	l, err := login(srv.c2s)
+		built.Round(100*time.Millisecond), srv.Cmd.Process.Pid, srv.Addr["smtp"], srv.Addr["xmpp_client"], srv.Addr["admin"], rate)
+	l, err := login(srv.Addr["xmpp_client"])
 	if err != nil {
 		return res, err
 	}
 	defer l.close()
-	m, err := dialMTA(srv.smtp)
+	m, err := dialMTA(srv.Addr["smtp"])
 	if err != nil {
 		return res, err
 	}
@@ -136,7 +138,7 @@ func run(o options, out io.Writer) (res results, err error) {
 	if res, err = measure(out, o, srv, l, m); err != nil {
 		return res, err
 	}
-	if bad := srv.troubles(); len(bad) > 0 {
+	if bad := troubles(srv); len(bad) > 0 {
 		return res, fmt.Errorf("the server logged warnings or errors:\n%s", strings.Join(bad, "\n"))
 	}
 	return res, nil
@@ -145,7 +147,7 @@ func run(o options, out io.Writer) (res results, err error) {
 // timing is one mail's clock readings.
 type timing struct{ end, accepted time.Time }
 
-func measure(out io.Writer, o options, srv *server, l *listener, m *mta) (res results, err error) {
+func measure(out io.Writer, o options, srv *serveproc.Proc, l *listener, m *mta) (res results, err error) {
 	for i := range o.warmup {
 		if _, _, err := m.send(message(i, o.size)); err != nil {
 			return res, fmt.Errorf("warm-up mail %d: %w", i, err)
@@ -154,7 +156,7 @@ func measure(out io.Writer, o options, srv *server, l *listener, m *mta) (res re
 	if err := l.await(0, o.warmup, 5*time.Second); err != nil {
 		return res, err
 	}
-	cpu0, _ := cpuSeconds(srv.admin)
+	cpu0, _ := cpuSeconds(srv.Addr["admin"])
 	mach0 := machineBusy()
 	t := make([]timing, o.n)
 	start := time.Now()
@@ -172,7 +174,7 @@ func measure(out io.Writer, o options, srv *server, l *listener, m *mta) (res re
 	if err := l.await(o.warmup, o.n, 5*time.Second); err != nil {
 		return res, err
 	}
-	cpu1, _ := cpuSeconds(srv.admin)
+	cpu1, _ := cpuSeconds(srv.Addr["admin"])
 	mach, window := machineBusy()-mach0, time.Since(start)
 	var lat, smtp []time.Duration
 	for i, ti := range t {

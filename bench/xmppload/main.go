@@ -68,6 +68,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/tidings/tidings/bench/internal/serveproc"
 )
 
 type options struct {
@@ -168,7 +170,7 @@ func run(o options, out io.Writer) (res results, err error) {
 		bin := o.bin
 		start := time.Now()
 		if bin == "" {
-			if bin, err = buildServer(dir, o.race); err != nil {
+			if bin, err = serveproc.Build(dir, o.race); err != nil {
 				return res, err
 			}
 		}
@@ -184,18 +186,18 @@ func run(o options, out io.Writer) (res results, err error) {
 			return res, err
 		}
 		defer func() {
-			if serr := srv.stop(); serr != nil && err == nil {
+			if serr := srv.Stop(); serr != nil && err == nil {
 				err = serr
 			}
 		}()
-		t.addr, admin = srv.c2s, srv.admin
+		t.addr, admin = srv.Addr["xmpp_client"], srv.Addr["admin"]
 		if o.direct {
-			t.addr = srv.c2sTLS
+			t.addr = srv.Addr["xmpp_client_tls"]
 		}
 		fmt.Fprintf(out, "setup: server built in %v; %d users (%d new, 4096 PBKDF2 rounds) and their client keys in %v; "+
 			"tidings serve pid %d, c2s %s, admin %s; open-file limit %d\n",
 			built.Round(100*time.Millisecond), users, made, created.Round(100*time.Millisecond),
-			srv.cmd.Process.Pid, t.addr, admin, limit)
+			srv.Cmd.Process.Pid, t.addr, admin, limit)
 	} else {
 		t.addr = o.addr
 		if o.db != "" {
@@ -353,7 +355,7 @@ func (t *target) user(i int) string { return t.prefix + strconv.Itoa(i) }
 // logout closes the sessions and waits until the server has unbound them
 // all (each logout records the last-logout time in the database).
 func logout(out io.Writer, admin string, conns []*xconn) error {
-	before, _ := metrics(admin)
+	before, _ := serveproc.Metrics(admin)
 	start := time.Now()
 	for _, c := range conns {
 		c.close()
@@ -363,7 +365,7 @@ func logout(out io.Writer, admin string, conns []*xconn) error {
 	}
 	want := before["tidings_xmpp_sessions"] - float64(len(conns))
 	for {
-		m, err := metrics(admin)
+		m, err := serveproc.Metrics(admin)
 		if err != nil {
 			return err
 		}
@@ -385,13 +387,13 @@ func logout(out io.Writer, admin string, conns []*xconn) error {
 // of a core, so that the work one measurement leaves behind (each logout
 // writes the last-logout time to the database) does not count in the next.
 func settle(admin string) {
-	m0, err := metrics(admin)
+	m0, err := serveproc.Metrics(admin)
 	if err != nil {
 		return
 	}
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 		time.Sleep(250 * time.Millisecond)
-		m, err := metrics(admin)
+		m, err := serveproc.Metrics(admin)
 		if err != nil {
 			return
 		}
@@ -414,7 +416,7 @@ func idle(out io.Writer, t *target, o options, admin string, res *results) error
 		fmt.Fprintln(out, "idle: skipped (no admin listener to read the server's memory from; pass -admin)")
 		return nil
 	}
-	m0, err := metrics(admin)
+	m0, err := serveproc.Metrics(admin)
 	if err != nil {
 		return err
 	}
@@ -434,7 +436,7 @@ func idle(out io.Writer, t *target, o options, admin string, res *results) error
 	}
 	usage := mk.since(admin)
 	time.Sleep(time.Second) // let the last presence echoes go out
-	m1, err := metrics(admin)
+	m1, err := serveproc.Metrics(admin)
 	if err != nil {
 		return err
 	}
@@ -467,7 +469,7 @@ func idle(out io.Writer, t *target, o options, admin string, res *results) error
 // in use is then the live heap, plus fragmentation, plus at most one
 // message's garbage.
 func (c *xconn) collect(admin string) (map[string]float64, error) {
-	m, err := metrics(admin)
+	m, err := serveproc.Metrics(admin)
 	if err != nil {
 		return nil, err
 	}
@@ -484,7 +486,7 @@ func (c *xconn) collect(admin string) (map[string]float64, error) {
 		if i%4 != 0 {
 			continue
 		}
-		if m, err = metrics(admin); err != nil {
+		if m, err = serveproc.Metrics(admin); err != nil {
 			return nil, err
 		}
 		if m["go_gc_duration_seconds_count"] >= gc0+2 {
@@ -497,7 +499,7 @@ func (c *xconn) collect(admin string) (map[string]float64, error) {
 	c.buf = c.buf[:0:0]
 	c.n = 0
 	time.Sleep(200 * time.Millisecond) // the background sweeper frees the empty spans
-	return metrics(admin)
+	return serveproc.Metrics(admin)
 }
 
 // cpu is the CPU the server and the tool used over some wall time, in
@@ -537,7 +539,7 @@ type mark struct {
 
 func cpuMark(admin string) mark {
 	m := mark{wall: time.Now(), server: -1, tool: toolCPU(), busy: machineBusy()}
-	if mm, err := metrics(admin); err == nil {
+	if mm, err := serveproc.Metrics(admin); err == nil {
 		m.server, m.stanzas = mm["process_cpu_seconds_total"], mm[`tidings_xmpp_stanzas_total{direction="in"}`]
 	}
 	return m
@@ -620,7 +622,7 @@ func nanos() int64 { return int64(time.Since(base)) }
 func messages(t *target, o options, rate int, admin string) (msgStats, error) {
 	n := 2 * o.pairs
 	base0 := -1.0
-	if m, err := metrics(admin); err == nil {
+	if m, err := serveproc.Metrics(admin); err == nil {
 		base0 = m["tidings_xmpp_sessions"]
 	}
 	conns, _, _, err := loginMany(t, 1, n, o.conc, "msg")
@@ -697,7 +699,7 @@ func messages(t *target, o options, rate int, admin string) (msgStats, error) {
 	}
 	// Wait until the server has unbound them before the next run.
 	for base0 >= 0 && time.Now().Before(deadline.Add(time.Minute)) {
-		if mm, err := metrics(admin); err != nil || mm["tidings_xmpp_sessions"] <= base0 {
+		if mm, err := serveproc.Metrics(admin); err != nil || mm["tidings_xmpp_sessions"] <= base0 {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

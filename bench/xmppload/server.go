@@ -1,36 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/bench/internal/serveproc"
 	"github.com/tidings/tidings/migrations"
 )
-
-// server is a `tidings serve` process started by the tool.
-type server struct {
-	cmd     *exec.Cmd
-	done    chan struct{}
-	logPath string
-	c2s     string // STARTTLS listener
-	c2sTLS  string // direct TLS listener
-	admin   string
-}
 
 // config is the server's configuration for load: only the XMPP client
 // listeners and the admin listener (metrics), on loopback ports the kernel
@@ -71,101 +54,11 @@ bytes_per_second = 0
 bytes_per_second = 0
 `
 
-// buildServer builds ./cmd/tidings into dir (the tool runs inside the
-// module: `go run ./bench/xmppload`, or its test).
-func buildServer(dir string, race bool) (string, error) {
-	bin := filepath.Join(dir, "tidings")
-	args := []string{"build", "-o", bin}
-	if race {
-		args = append(args, "-race")
-	}
-	cmd := exec.Command("go", append(args, "github.com/tidings/tidings/cmd/tidings")...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/tidings (run the tool inside the module, or pass -bin): %v\n%s", err, out)
-	}
-	return bin, nil
-}
-
-var listeningRE = regexp.MustCompile(`msg=listening service=(\S+) addr=(\S+)`)
-
-// startServer runs `tidings serve` on dir with the load configuration. Its
-// log goes to dir/server.log. The process inherits the tool's open-file
-// limit (raised by raiseFileLimit).
-func startServer(bin, dir, domain string) (*server, error) {
-	cfgPath := filepath.Join(dir, "tidings.toml")
-	cfg := fmt.Sprintf(config, "xmpp."+domain, domain, dir)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
-	s := &server{logPath: filepath.Join(dir, "server.log"), done: make(chan struct{})}
-	logf, err := os.Create(s.logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	s.cmd = exec.Command(bin, "serve", "--config", cfgPath)
-	s.cmd.Dir = dir
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TIDINGS_") {
-			s.cmd.Env = append(s.cmd.Env, kv)
-		}
-	}
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() { s.cmd.Wait(); close(s.done) }()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		b, _ := os.ReadFile(s.logPath)
-		for _, m := range listeningRE.FindAllStringSubmatch(string(b), -1) {
-			switch m[1] {
-			case "xmpp_client":
-				s.c2s = m[2]
-			case "xmpp_client_tls":
-				s.c2sTLS = m[2]
-			case "admin":
-				s.admin = m[2]
-			}
-		}
-		if s.c2s != "" && s.c2sTLS != "" && s.admin != "" {
-			return s, nil
-		}
-		select {
-		case <-s.done:
-			return nil, fmt.Errorf("tidings serve exited: %s\n%s", s.cmd.ProcessState, s.logTail())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, fmt.Errorf("tidings serve: no listeners after 60 s\n%s", s.logTail())
-		}
-	}
-}
-
-func (s *server) logTail() string {
-	b, _ := os.ReadFile(s.logPath)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
-}
-
-// stop ends the server (our child, by its PID) with SIGTERM, and kills it
-// if it has not stopped within 40 s (its graceful stop takes up to 30 s).
-func (s *server) stop() error {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(40 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-		return errors.New("tidings serve did not stop within 40 s after SIGTERM; killed")
-	}
-	if !s.cmd.ProcessState.Success() {
-		return fmt.Errorf("tidings serve: %s\n%s", s.cmd.ProcessState, s.logTail())
-	}
-	return nil
+// startServer runs `tidings serve` on dir with the load configuration,
+// once its XMPP client listeners and admin listener are up.
+func startServer(bin, dir, domain string) (*serveproc.Proc, error) {
+	return serveproc.Start(bin, dir, fmt.Sprintf(config, "xmpp."+domain, domain, dir), nil,
+		"xmpp_client", "xmpp_client_tls", "admin")
 }
 
 // createUsers makes sure prefix0..prefix<n-1>@domain exist in the SQLite
@@ -224,42 +117,6 @@ func createUsers(ctx context.Context, dbPath, domain, prefix, password string, n
 	wg.Wait()
 	close(errs)
 	return int(made.Load()), <-errs
-}
-
-var httpClient = &http.Client{Timeout: 10 * time.Second}
-
-// metrics reads the server's Prometheus metrics (samples without labels,
-// and labelled ones under their full text).
-func metrics(admin string) (map[string]float64, error) {
-	if admin == "" {
-		return nil, errors.New("no admin address")
-	}
-	resp, err := httpClient.Get("http://" + admin + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		io.Copy(io.Discard, resp.Body)
-		return nil, fmt.Errorf("/metrics: %s", resp.Status)
-	}
-	m := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			m[line[:i]] = v
-		}
-	}
-	return m, sc.Err()
 }
 
 // raiseFileLimit lifts the open-file soft limit to the hard limit: 10,000

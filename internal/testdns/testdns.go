@@ -7,6 +7,7 @@ package testdns
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -21,56 +22,84 @@ import (
 type Server struct {
 	Addr string // host:port, UDP and TCP
 
-	mu   sync.Mutex
-	rrs  []dns.RR
-	seen []string // "MX montague.example."
+	servers []*dns.Server
+	mu      sync.Mutex
+	rrs     []dns.RR
+	seen    []string // "MX montague.example."
 }
 
 // Start serves records (zone-file lines) on 127.0.0.1 until the test ends.
 // Names with records of other types get NODATA, unknown names NXDOMAIN.
 func Start(t testing.TB, records ...string) *Server {
 	t.Helper()
+	d, err := New(records...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	return d
+}
+
+// New is Start for programs that are not tests (the bench tools): the
+// caller stops the server with Close.
+func New(records ...string) (*Server, error) {
 	d := &Server{}
-	d.Add(t, records...)
+	if err := d.add(records); err != nil {
+		return nil, err
+	}
 	var pc net.PacketConn
 	var ln net.Listener
 	for i := 0; ln == nil; i++ {
 		var err error
 		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		port := pc.LocalAddr().(*net.UDPAddr).Port
 		if ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
 			pc.Close()
 			if i == 20 {
-				t.Fatalf("no port free for both UDP and TCP: %v", err)
+				return nil, fmt.Errorf("testdns: no port free for both UDP and TCP: %w", err)
 			}
 		}
 	}
 	d.Addr = pc.LocalAddr().String()
 	h := dns.HandlerFunc(d.serve)
-	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
+	d.servers = []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}}
+	for _, srv := range d.servers {
 		started := make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(started) }
 		go srv.ActivateAndServe()
 		<-started
-		t.Cleanup(func() { srv.Shutdown() })
 	}
-	return d
+	return d, nil
+}
+
+// Close stops the server.
+func (d *Server) Close() {
+	for _, srv := range d.servers {
+		srv.Shutdown()
+	}
 }
 
 // Add adds records (zone-file lines).
 func (d *Server) Add(t testing.TB, records ...string) {
 	t.Helper()
+	if err := d.add(records); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (d *Server) add(records []string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, r := range records {
 		rr, err := dns.NewRR(r)
 		if err != nil {
-			t.Fatalf("record %q: %v", r, err)
+			return fmt.Errorf("record %q: %w", r, err)
 		}
 		d.rrs = append(d.rrs, rr)
 	}
+	return nil
 }
 
 // Asked reports whether the server was asked question ("MX montague.example.").
