@@ -614,6 +614,11 @@ func (res *Resource) registerIQ(ctx context.Context, st, q *elem.Element) {
 		r.replyError(res, st, "modify", "bad-request", "send your username and the new password")
 		return
 	}
+	// The change ends the user's sessions, this one included, through the
+	// account event; pwChange makes that wait until the result below is
+	// queued, so the client learns its change worked before the stream ends.
+	r.pwChange.Lock()
+	defer r.pwChange.Unlock()
 	if err := r.acc.SetPassword(ctx, res.u.acct.Address, pw); err != nil {
 		var pe *accounts.PasswordError
 		if errors.As(err, &pe) {

@@ -108,6 +108,9 @@ type Router struct {
 	ids atomic.Uint64
 
 	offlineMu [64]sync.Mutex // striped by account ID: see offlineLock
+	// pwChange is held by a client's own password change (XEP-0077) until
+	// its result is queued; the password event waits for it.
+	pwChange sync.Mutex
 
 	stanzasIn, stanzasOut, offlineStored atomic.Int64
 }
@@ -197,7 +200,12 @@ func (r *Router) AccountEvent(ev accounts.Event) {
 		return
 	}
 	switch ev.Kind {
-	case accounts.EventPasswordChanged, accounts.EventUserDisabled, accounts.EventUserDeleted:
+	case accounts.EventPasswordChanged:
+		// Waits at most for one password change in progress (registerIQ).
+		r.pwChange.Lock()
+		r.pwChange.Unlock() // a barrier, not a critical section
+		r.closeUser(ev.Address, ev.Kind)
+	case accounts.EventUserDisabled, accounts.EventUserDeleted:
 		r.closeUser(ev.Address, ev.Kind)
 	case accounts.EventUserChanged:
 		go func() {
