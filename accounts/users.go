@@ -180,6 +180,15 @@ func (s *Store) User(ctx context.Context, address string) (User, error) {
 	return s.userByName(ctx, addr, local, domain)
 }
 
+// UserByID loads a user by its ID (the key other packages' rows refer to).
+func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, "SELECT "+userCols+userFrom+" WHERE u.id = $1", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("user #%d: %w", id, ErrNotFound)
+	}
+	return u, err
+}
+
 // userByName loads a user by its normalised parts.
 func (s *Store) userByName(ctx context.Context, addr, local, domain string) (User, error) {
 	u, err := scanUser(s.db.QueryRowContext(ctx, "SELECT "+userCols+userFrom+" WHERE d.name = $1 AND u.localpart = $2", domain, local))
