@@ -220,7 +220,7 @@ func (f *Filter) outcome(ctx context.Context, u accounts.User, env *sieve.Env, r
 		out.Vacation = v
 	}
 	for _, n := range res.Notifies {
-		f.notification(u, env, n, &out)
+		f.notification(ctx, u, env, n, &out)
 	}
 	return out, nil
 }

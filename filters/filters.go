@@ -12,6 +12,11 @@
 //     an [Outcome]: where the copies go (decided inside the delivery's
 //     transaction) and the actions that create traffic (redirect, vacation,
 //     notify), which mail/delivery performs only after commit.
+//   - An xmpp: notice to the user's own JID goes to their notification
+//     address when they set one ([Scripts.NotifyJID], table
+//     filter_settings, edited on the webmail's settings page), so filters
+//     always name the own JID and the setting decides where notices land.
+//     That address is always allowed; other JIDs need Config.NotifyOthers.
 //   - A script that fails at run time (limits, budget, errors) yields the
 //     implicit keep and a log line: mail is never lost to a filter
 //     (RFC 5228 §2.10.6).

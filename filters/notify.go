@@ -66,7 +66,8 @@ func mailtoAddress(uri string) (string, bool) {
 
 // capability answers notify_method_capability (RFC 5435 §5): "online" for
 // an xmpp: URI is the live presence of a local user ("yes"/"no");
-// everything else is "maybe".
+// everything else is "maybe". For the user's own JID it is the presence at
+// the notification address, where such a notice would land (xmppTarget).
 func (f *Filter) capability(u accounts.User) func(ctx context.Context, uri, capa string) string {
 	return func(ctx context.Context, uri, capa string) string {
 		if !strings.EqualFold(capa, "online") {
@@ -75,6 +76,9 @@ func (f *Filter) capability(u accounts.User) func(ctx context.Context, uri, capa
 		jid, ok := xmppJID(uri)
 		if !ok {
 			return "maybe"
+		}
+		if jid == strings.ToLower(u.JID()) {
+			jid, _ = f.xmppTarget(ctx, u, jid)
 		}
 		if f.Notifier == nil || !u.CanUse(accounts.ServiceXMPP) && jid == strings.ToLower(u.JID()) {
 			return "no"
@@ -97,8 +101,9 @@ func (f *Filter) ours(ctx context.Context, jid string) bool {
 
 // notification turns one notify action into a notice, or drops it (with a
 // log line) when policy forbids it. By default a user may notify only
-// their own JID or address (Config.NotifyOthers).
-func (f *Filter) notification(u accounts.User, env *sieve.Env, n sieve.Notify, out *Outcome) {
+// their own JID or address (Config.NotifyOthers); an xmpp: notice to their
+// own JID goes where [Filter.xmppTarget] says.
+func (f *Filter) notification(ctx context.Context, u accounts.User, env *sieve.Env, n sieve.Notify, out *Outcome) {
 	from, subject := sender(env.Msg)
 	text := n.Message
 	if text == "" {
@@ -106,11 +111,12 @@ func (f *Filter) notification(u accounts.User, env *sieve.Env, n sieve.Notify, o
 	}
 	own := strings.ToLower(u.Address)
 	if jid, ok := xmppJID(n.Method); ok {
-		if jid != own && !f.cfg.NotifyOthers {
+		to, ok := f.xmppTarget(ctx, u, jid)
+		if !ok {
 			f.log.Info("notify refused: not the user's own JID", "user", u.Address, "to", jid)
 			return
 		}
-		out.Notifies = append(out.Notifies, Notification{To: jid, From: from, Subject: subject, Text: text})
+		out.Notifies = append(out.Notifies, Notification{To: to, From: from, Subject: subject, Text: text})
 		return
 	}
 	if addr, ok := mailtoAddress(n.Method); ok {
@@ -126,6 +132,37 @@ func (f *Filter) notification(u accounts.User, env *sieve.Env, n sieve.Notify, o
 		return
 	}
 	f.log.Info("notify method not supported", "user", u.Address, "method", n.Method)
+}
+
+// xmppTarget decides where an xmpp: notice for jid goes, and whether it may
+// go at all. The user's notification address (Scripts.NotifyJID, set in
+// the webmail's settings) routes it:
+//   - a notice to the user's own JID goes to the notification address when
+//     one is set, else to the own JID (so scripts and the rule editor always
+//     write notify "xmpp:<own JID>" and the setting decides where it lands);
+//   - a notice naming the notification address itself is allowed: the user
+//     chose it;
+//   - any other JID only with Config.NotifyOthers.
+//
+// When the setting cannot be read the notice goes to the own JID: a
+// notification is best effort and never fails the delivery.
+func (f *Filter) xmppTarget(ctx context.Context, u accounts.User, jid string) (string, bool) {
+	own := strings.ToLower(u.JID())
+	if jid != own && f.cfg.NotifyOthers {
+		return jid, true
+	}
+	configured, err := f.scripts.NotifyJID(ctx, u.ID)
+	if err != nil {
+		f.log.Warn("notification address unreadable; using the own JID", "user", u.Address, "err", err)
+	}
+	configured = strings.ToLower(configured)
+	switch {
+	case jid == own && configured != "":
+		return configured, true
+	case jid == own, configured != "" && jid == configured:
+		return jid, true
+	}
+	return "", false
 }
 
 // sender names the mail's author and subject for a notice. The From field
