@@ -30,6 +30,7 @@ DEB_PACKAGES=(
 	prosody lua-unbound # federation peer (cmd/tidings/interop_s2s_test.go); lua-unbound (only recommended) resolves through the test's DNS server
 	sieve-connect:sieve-connect # ManageSieve client (filters/managesieve/interop_test.go)
 	python3-sievelib # ManageSieve client library for /usr/bin/python3 (filters/managesieve/testdata/sievelib_client.py)
+	chromium:/usr/bin/chromium # headless browser of the webmail test (cmd/tidings/interop_web_test.go), driven by playwright-core (web_deps)
 )
 
 GO_TEST_TIMEOUT=${GO_TEST_TIMEOUT:-20m}
@@ -109,6 +110,24 @@ packages() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" </dev/null
 }
 
+# web_deps installs the npm packages of the browser test
+# (cmd/tidings/testdata/web: playwright-core, pinned in its
+# package-lock.json) into that folder's node_modules (gitignored).
+# playwright-core drives Debian's /usr/bin/chromium and never downloads a
+# browser; PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD says so to anything that might.
+# Without npm the test skips, and with CI=true that is an error.
+web_deps() {
+	local dir=cmd/tidings/testdata/web
+	if ! command -v npm >/dev/null 2>&1; then
+		echo "npm not found: the browser test (cmd/tidings/interop_web_test.go) will skip" >&2
+		if [[ ${CI:-} == true ]]; then
+			return 1
+		fi
+		return 0
+	fi
+	(cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts </dev/null)
+}
+
 gofmt_check() {
 	local files
 	files=$(gofmt -l .)
@@ -133,6 +152,7 @@ go_test() {
 export CGO_ENABLED=1 # go-sqlite3 and -race need cgo; fail loudly without a C compiler
 
 stage packages packages
+stage web_deps web_deps
 stage gofmt gofmt_check
 stage vet go vet ./...
 stage tidy tidy_check
