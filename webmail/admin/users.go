@@ -65,7 +65,8 @@ func (h *console) users(w http.ResponseWriter, r *http.Request, c *web.Ctx) erro
 	needle := strings.ToLower(d.Query)
 	var match []accounts.User
 	for _, u := range all {
-		if needle == "" || strings.Contains(u.Address, needle) || strings.Contains(strings.ToLower(u.DisplayName), needle) {
+		if needle == "" || strings.Contains(u.Address, needle) || strings.Contains(strings.ToLower(u.DisplayName), needle) ||
+			strings.Contains(u.Localpart+"@"+accounts.DomainUnicode(u.Domain), needle) {
 			match = append(match, u)
 		}
 	}
