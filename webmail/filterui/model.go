@@ -219,13 +219,10 @@ func (a Action) validate(at string) []string {
 	return nil
 }
 
-// Normalize trims the reply's texts and bounds its period.
+// Normalize trims the reply's texts.
 func (v *Vacation) Normalize() {
 	v.Subject = strings.TrimSpace(v.Subject)
 	v.Message = strings.TrimRight(normalizeNewlines(v.Message), " \t\n")
-	if v.Days == 0 {
-		v.Days = defaultDays
-	}
 }
 
 // Validate explains what is wrong with the reply.

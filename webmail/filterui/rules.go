@@ -45,12 +45,12 @@ type ruleForm struct {
 }
 
 type condRow struct {
-	I                         int // 0-based row
+	I                        int // 0-based row
 	Field, Header, Op, Value string
 }
 
 type actRow struct {
-	I                      int
+	I                     int
 	Kind, Folder, Address string
 	Copy                  bool
 }
@@ -65,8 +65,11 @@ func (s *section) ruleForm(r *http.Request, c *web.Ctx, st *state, n int, rule R
 	if n > 0 {
 		f.Post = fmt.Sprintf("/filters/rules/%d", n)
 	}
+	f.Folders = []string{"INBOX"} // the store creates it on first delivery
 	for _, b := range boxes {
-		f.Folders = append(f.Folders, b.Name)
+		if b.Name != "INBOX" {
+			f.Folders = append(f.Folders, b.Name)
+		}
 	}
 	for _, a := range rule.Actions {
 		if a.Kind == ActFileinto && !slices.Contains(f.Folders, a.Folder) {
@@ -191,7 +194,7 @@ func (s *section) saveRule(w http.ResponseWriter, r *http.Request, c *web.Ctx, n
 	}
 	m := st.Model
 	m.Rules = slices.Clone(m.Rules)
-	done := fmt.Sprintf("Rule %q saved.", rule.Name)
+	done := fmt.Sprintf(`Rule "%s" saved.`, rule.Name)
 	if n == 0 {
 		if len(m.Rules) >= maxRules {
 			f.Errors = []string{fmt.Sprintf("You have %d rules, as many as the editor keeps.", maxRules)}
@@ -263,7 +266,7 @@ func atoi(s string) int {
 
 func (s *section) deleteRule(w http.ResponseWriter, r *http.Request, c *web.Ctx) error {
 	return s.changeRules(w, r, c, func(rules []Rule, i int) ([]Rule, string) {
-		return slices.Delete(rules, i, i+1), fmt.Sprintf("Rule %q deleted.", rules[i].Name)
+		return slices.Delete(rules, i, i+1), fmt.Sprintf(`Rule "%s" deleted.`, rules[i].Name)
 	})
 }
 
@@ -275,7 +278,7 @@ func (s *section) moveRule(by int) web.Handler {
 				return rules, ""
 			}
 			rules[i], rules[j] = rules[j], rules[i]
-			return rules, fmt.Sprintf("Rule %q moved.", rules[j].Name)
+			return rules, fmt.Sprintf(`Rule "%s" moved.`, rules[j].Name)
 		})
 	}
 }
@@ -308,4 +311,3 @@ func (s *section) changeRules(w http.ResponseWriter, r *http.Request, c *web.Ctx
 	}
 	return c.Redirect(w, r, "/filters/", flash)
 }
-
