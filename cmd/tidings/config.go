@@ -20,6 +20,7 @@ import (
 	"github.com/tidings/tidings/migrations"
 	"github.com/tidings/tidings/xmpp/c2s"
 	"github.com/tidings/tidings/xmpp/router"
+	"github.com/tidings/tidings/webmail/web"
 	"github.com/tidings/tidings/xmpp/s2s"
 )
 
@@ -42,6 +43,7 @@ type Config struct {
 	XMPP        XMPPConfig         `toml:"xmpp" doc:"XMPP: server features and storage limits."`
 	Filters     filters.Config     `toml:"filters" doc:"Sieve filters: script quotas, run limits, and XMPP new-mail notifications."`
 	ManageSieve managesieve.Config `toml:"managesieve" doc:"ManageSieve (listen.managesieve): limits and timeouts."`
+	Webmail     web.Config         `toml:"webmail" doc:"The webmail and admin console (listen.https, listen.http): sessions, page size, uploads, ACME certificates."`
 }
 
 // XMPPConfig is the [xmpp] section: the router's settings, and the client
@@ -84,7 +86,7 @@ type ListenConfig struct {
 
 // builtListeners are the services this build serves.
 var builtListeners = map[string]bool{"admin": true, "smtp": true, "submission": true, "submissions": true, "imap": true, "imaps": true, "managesieve": true,
-	"xmpp_client": true, "xmpp_client_tls": true, "xmpp_server": true, "xmpp_server_tls": true}
+	"xmpp_client": true, "xmpp_client_tls": true, "xmpp_server": true, "xmpp_server_tls": true, "http": true, "https": true}
 
 // DefaultConfig is the configuration with no file and no environment.
 // Machine-dependent defaults (hostname, database path) are filled by
@@ -108,6 +110,7 @@ func DefaultConfig() Config {
 		XMPP:        XMPPConfig{Config: router.DefaultConfig(), C2S: c2s.DefaultConfig(), S2S: s2s.DefaultConfig()},
 		Filters:     filters.DefaultConfig(),
 		ManageSieve: managesieve.DefaultConfig(),
+		Webmail:     web.DefaultConfig(),
 	}
 }
 
@@ -160,7 +163,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Listen.validate()...)
-	errs = append(errs, c.Database.Validate(), c.Accounts.Validate(), c.SMTP.Validate(), c.Queue.Validate(), c.IMAP.Validate(), c.XMPP.Config.Validate(), c.XMPP.C2S.Validate(), c.XMPP.S2S.Validate(), c.Filters.Validate(), c.ManageSieve.Validate())
+	errs = append(errs, c.Database.Validate(), c.Accounts.Validate(), c.SMTP.Validate(), c.Queue.Validate(), c.IMAP.Validate(), c.XMPP.Config.Validate(), c.XMPP.C2S.Validate(), c.XMPP.S2S.Validate(), c.Filters.Validate(), c.ManageSieve.Validate(), c.Webmail.Validate())
 	return errors.Join(errs...)
 }
 

@@ -107,6 +107,8 @@ type server struct {
 	s2s         *s2s.Server
 	remote      remoteSwitch // the router's Remote (s2s.go)
 	admin       *adminServer
+	listeners   listenerSet // what serveOn opened, for the console's switches
+	web         *webServer
 }
 
 // subsystem is one part of the server: started in order, stopped in reverse.
@@ -130,6 +132,7 @@ func (s *server) subsystems() []subsystem {
 		{"managesieve", s.startManageSieve, func(ctx context.Context) error { return s.sieve.Shutdown(ctx) }},
 		{"xmpp", s.startXMPP, func(ctx context.Context) error { defer s.stopXMPP(); return s.c2s.Shutdown(ctx) }},
 		{"s2s", s.startS2S, s.stopS2S},
+		{"webmail", s.startWebmail, s.stopWebmail},
 		{"admin", s.startAdmin, func(ctx context.Context) error { return s.admin.Shutdown(ctx) }},
 	}
 }
@@ -289,12 +292,13 @@ func (s *server) createFirstAdmin(ctx context.Context, domain string) error {
    address (and Jabber ID):  %s
    password:                 %s
 
- This password is shown only this once. Change it with
+ This password is shown only this once. Change it in the webmail
+ (Settings) or with
    tidings user passwd %s
  postmaster@ and abuse@%s deliver to this account.
-================================================================
+%s================================================================
 
-`, addr, password, addr, domain)
+`, addr, password, addr, domain, s.webmailHint())
 	return nil
 }
 
@@ -399,25 +403,6 @@ func (s *server) startSMTP(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
-}
-
-// serveOn opens listen.<key> (nothing if addr is "") and runs serve on it
-// in a goroutine; serve returns closed when its server stops.
-func (s *server) serveOn(key, addr string, serve func(net.Listener) error, closed error) error {
-	if addr == "" {
-		return nil
-	}
-	ln, err := listen(key, addr)
-	if err != nil {
-		return err
-	}
-	go func() {
-		if err := serve(ln); err != nil && !errors.Is(err, closed) {
-			s.log.Error("listener failed", "listen", key, "err", err)
-		}
-	}()
-	s.log.Info("listening", "service", key, "addr", ln.Addr().String())
 	return nil
 }
 

@@ -191,10 +191,10 @@ func testServe(t *testing.T, environ []string) {
 
 		s.stop(t)
 		log := s.stderr.String()
-		if got, want := logOrder(log, "started"), []string{"database", "accounts", "tls", "store", "filters", "queue", "smtp", "imap", "managesieve", "xmpp", "s2s", "admin"}; !slices.Equal(got, want) {
+		if got, want := logOrder(log, "started"), []string{"database", "accounts", "tls", "store", "filters", "queue", "smtp", "imap", "managesieve", "xmpp", "s2s", "webmail", "admin"}; !slices.Equal(got, want) {
 			t.Errorf("start order %v, want %v", got, want)
 		}
-		if got, want := logOrder(log, "stopped"), []string{"admin", "s2s", "xmpp", "managesieve", "imap", "smtp", "queue", "filters", "store", "accounts", "database"}; !slices.Equal(got, want) {
+		if got, want := logOrder(log, "stopped"), []string{"admin", "webmail", "s2s", "xmpp", "managesieve", "imap", "smtp", "queue", "filters", "store", "accounts", "database"}; !slices.Equal(got, want) {
 			t.Errorf("stop order %v, want %v", got, want)
 		}
 		for _, want := range []string{"created a self-signed certificate", "msg=\"shutting down\"", "msg=stopped\n"} {
@@ -358,7 +358,7 @@ func TestServeStartFailure(t *testing.T) {
 		{"admin port in use", []string{"TIDINGS_LISTEN_ADMIN=" + busy.Addr().String()}, "", 0,
 			[]string{"tidings serve: start admin: listen.admin: listen tcp " + busy.Addr().String(), "address already in use",
 				`msg="start failed" subsystem=admin`},
-			[]string{"s2s", "xmpp", "managesieve", "imap", "smtp", "queue", "filters", "store", "accounts", "database"}},
+			[]string{"webmail", "s2s", "xmpp", "managesieve", "imap", "smtp", "queue", "filters", "store", "accounts", "database"}},
 		{"bad certificate", []string{"TIDINGS_LISTEN_ADMIN=127.0.0.1:0", "TIDINGS_TLS_CERT_FILE=" + notCert, "TIDINGS_TLS_KEY_FILE=" + notCert}, "", 0,
 			[]string{"tidings serve: start tls: load certificate " + notCert},
 			[]string{"accounts", "database"}},

@@ -33,16 +33,16 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	var errs []error
 	if c.SessionLifetime < time.Minute {
-		errs = append(errs, errors.New("session_lifetime must be at least 1m"))
+		errs = append(errs, errors.New("webmail.session_lifetime must be at least 1m"))
 	}
 	if c.IdleTimeout < time.Minute {
-		errs = append(errs, errors.New("idle_timeout must be at least 1m"))
+		errs = append(errs, errors.New("webmail.idle_timeout must be at least 1m"))
 	}
 	if c.PageSize < 5 || c.PageSize > 1000 {
-		errs = append(errs, fmt.Errorf("page_size must be between 5 and 1000, not %d", c.PageSize))
+		errs = append(errs, fmt.Errorf("webmail.page_size must be between 5 and 1000, not %d", c.PageSize))
 	}
 	if c.MaxUpload < 1<<20 {
-		errs = append(errs, errors.New("max_upload must be at least 1048576 (1 MiB)"))
+		errs = append(errs, errors.New("webmail.max_upload must be at least 1048576 (1 MiB)"))
 	}
 	return errors.Join(errs...)
 }
