@@ -18,9 +18,9 @@ import (
 	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/smtpd"
 	"github.com/tidings/tidings/migrations"
+	"github.com/tidings/tidings/webmail/web"
 	"github.com/tidings/tidings/xmpp/c2s"
 	"github.com/tidings/tidings/xmpp/router"
-	"github.com/tidings/tidings/webmail/web"
 	"github.com/tidings/tidings/xmpp/s2s"
 )
 
