@@ -84,7 +84,7 @@ func TestContactsNotifyScenario(t *testing.T) {
 	res := c.Get("/filters/")
 	wantStatus(t, res, 200, "No rules yet", `href="/filters/rules/new"`, `href="/filters/raw"`, `href="/filters/vacation"`)
 	res = c.Get("/filters/rules/new")
-	wantStatus(t, res, 200, `<label for="rule-name">Name</label>`, "Sender is in my contacts", "Notify me over XMPP",
+	wantStatus(t, res, 200, `<label for="rule-name">Rule name</label>`, "Sender is in my contacts", "Notify me over XMPP",
 		`<span class="visually-hidden">Condition 1 </span>Field`, `Action<span class="visually-hidden"> 1</span>`,
 		"Add condition", "Add action", "Save rule", `<option value="INBOX">INBOX</option>`)
 	if strings.Contains(res.Body, "c2f") {

@@ -141,7 +141,7 @@ func (r *Rule) Normalize() {
 func (r *Rule) Validate() []string {
 	var errs []string
 	if msg := checkLine(r.Name, maxNameLen); msg != "" {
-		errs = append(errs, "Name: "+msg)
+		errs = append(errs, "Rule name: "+msg)
 	}
 	if r.Name == "" {
 		errs = append(errs, "Give the rule a name.")
