@@ -161,7 +161,7 @@ func TestRuleEditing(t *testing.T) {
 	res = save("/filters/rules", url.Values{"name": {"x"}})
 	wantStatus(t, res, http.StatusUnprocessableEntity, "Choose at least one action.")
 	res = save("/filters/rules", url.Values{"name": {"line\nbreak"}, "a0k": {"stop"}})
-	wantStatus(t, res, http.StatusUnprocessableEntity, "Name: cannot contain line breaks")
+	wantStatus(t, res, http.StatusUnprocessableEntity, "Rule name: cannot contain line breaks")
 	if l, _ := e.Filter.Scripts().List(context.Background(), e.Juliet.ID); len(l) != 0 {
 		t.Fatal("an invalid rule was stored")
 	}
