@@ -21,9 +21,20 @@ import (
 // without touching their filters. See [Filter] notification routing in
 // notify.go.
 
-// ErrBadJID is wrapped by the errors of [NormalizeJID] and
-// [Scripts.SetNotifyJID].
+// ErrBadJID is what a [*JIDError] unwraps to.
 var ErrBadJID = errors.New("invalid Jabber ID")
+
+// JIDError says why [NormalizeJID] (and so [Scripts.SetNotifyJID])
+// refused a Jabber ID, in words a user understands.
+type JIDError struct {
+	Value  string
+	Reason string
+}
+
+func (e *JIDError) Error() string { return fmt.Sprintf("invalid Jabber ID %q: %s", e.Value, e.Reason) }
+
+// Unwrap makes errors.Is(err, ErrBadJID) true.
+func (e *JIDError) Unwrap() error { return ErrBadJID }
 
 // maxJIDLocal bounds a JID's localpart (RFC 7622 §3.3.1: 1023 octets).
 const maxJIDLocal = 1023
@@ -31,12 +42,11 @@ const maxJIDLocal = 1023
 // NormalizeJID checks that s is a bare JID of the form local@domain (RFC
 // 7622 §3: no resource) and returns its canonical form: the localpart
 // under PRECIS UsernameCaseMapped (RFC 7622 §3.3, lower case), the domain
-// in IDNA A-labels. Errors wrap [ErrBadJID] and say what is wrong in words
-// a user understands.
+// in IDNA A-labels. Errors are [*JIDError].
 func NormalizeJID(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	s = strings.TrimPrefix(s, "xmpp:")
-	bad := func(why string) (string, error) { return "", fmt.Errorf("%w %q: %s", ErrBadJID, s, why) }
+	bad := func(why string) (string, error) { return "", &JIDError{Value: s, Reason: why} }
 	if strings.ContainsRune(s, '/') {
 		return bad("give the bare address (name@server), without a /resource")
 	}
