@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tidings/tidings/accounts"
 )
@@ -201,13 +203,17 @@ func safeNext(next string) string {
 	return next
 }
 
-func encodeFlash(s string) string {
-	return strings.NewReplacer("%", "%25", ";", "%3B", ",", "%2C", "\"", "%22", " ", "%20").Replace(s)
-}
+// encodeFlash makes a flash message a cookie value (RFC 6265 allows no
+// spaces, commas, semicolons or non-ASCII bytes there).
+func encodeFlash(s string) string { return url.QueryEscape(s) }
 
 func decodeFlash(s string) string {
-	if len(s) > 300 {
-		s = s[:300]
+	if len(s) > 600 {
+		s = s[:600]
 	}
-	return strings.NewReplacer("%25", "%", "%3B", ";", "%2C", ",", "%22", "\"", "%20", " ").Replace(s)
+	d, err := url.QueryUnescape(s)
+	if err != nil || !utf8.ValidString(d) {
+		return ""
+	}
+	return d
 }
