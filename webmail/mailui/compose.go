@@ -213,7 +213,7 @@ func (u *ui) prefillDraft(r *http.Request, c *web.Ctx, d *composeData, uidText s
 		as, _ := p.Header.AddressList(key)
 		out := make([]string, 0, len(as))
 		for _, a := range as {
-			out = append(out, a.String())
+			out = append(out, formatAddress(a))
 		}
 		return strings.Join(out, ", ")
 	}
@@ -375,6 +375,7 @@ func (u *ui) composeSubmit(w http.ResponseWriter, r *http.Request, c *web.Ctx) e
 }
 
 func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
 	return strings.TrimSpace(strings.Map(func(r rune) rune {
 		if r == '\r' || r == '\n' || r == '\t' {
 			return ' '
@@ -739,4 +740,13 @@ func storeError(err error) string {
 		return "it is too big."
 	}
 	return "a server error (logged)."
+}
+
+// formatAddress writes an address for a form field: the bare address, or
+// the display name (quoted when needed) with it in angle brackets.
+func formatAddress(a *mail.Address) string {
+	if a.Name == "" {
+		return a.Address
+	}
+	return a.String()
 }

@@ -132,6 +132,13 @@ func (u *ui) mailbox(r *http.Request, c *web.Ctx) (store.Mailbox, error) {
 
 func (u *ui) mailboxNamed(ctx context.Context, c *web.Ctx, name string) (store.Mailbox, error) {
 	m, err := u.a.Store.Mailbox(ctx, c.User.ID, name)
+	if errors.Is(err, store.ErrNoMailbox) {
+		// A new user's default mailboxes come with the first look.
+		if err := u.a.Store.EnsureDefaults(ctx, c.User.ID); err != nil {
+			return m, err
+		}
+		m, err = u.a.Store.Mailbox(ctx, c.User.ID, name)
+	}
 	if errors.Is(err, store.ErrNoMailbox) || errors.Is(err, store.ErrInvalidName) {
 		return m, web.NotFound
 	}

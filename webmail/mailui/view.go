@@ -122,7 +122,7 @@ func (u *ui) view(w http.ResponseWriter, r *http.Request, c *web.Ctx) error {
 	for _, a := range p.Attachments(embedded) {
 		name := a.Filename
 		if name == "" {
-			name = "part " + strconv.Itoa(a.N+1) + extensionFor(a.Type)
+			name = "part-" + strconv.Itoa(a.N+1) + extensionFor(a.Type)
 		}
 		d.Attachments = append(d.Attachments, attachment{N: a.N, Name: name, Type: a.Type, Size: a.Size,
 			URL: d.URL + "/part/" + strconv.Itoa(a.N)})
