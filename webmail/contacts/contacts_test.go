@@ -131,6 +131,9 @@ func TestContactsCRUD(t *testing.T) {
 	}
 	mustStatus(t, "deleted", c.Get(fmt.Sprintf("/contacts/%d", id)), http.StatusNotFound)
 	mustStatus(t, "not an id", c.Get("/contacts/x1"), http.StatusNotFound)
+	if res := c.Get("/contacts"); res.Header.Get("Location") != "/contacts/" {
+		t.Errorf("/contacts: %d %v", res.StatusCode, res.Header)
+	}
 }
 
 // Romeo cannot read, change or delete Juliet's contact by its id, and the

@@ -22,6 +22,10 @@ const maxComplete = 20
 // maxSkipReport bounds the skipped cards an import lists one by one.
 const maxSkipReport = 200
 
+// maxImport bounds the cards one import adds: an address book, not a
+// directory (each card is a transaction).
+const maxImport = 10000
+
 func (s *section) export(w http.ResponseWriter, r *http.Request, c *web.Ctx) error {
 	all, err := s.app.Accounts.Contacts(r.Context(), c.User.Address)
 	if err != nil {
@@ -51,6 +55,7 @@ type importData struct {
 	Imported int
 	Skipped  []skipped
 	More     int // skipped cards beyond those listed
+	Cut      int // cards not read at all, beyond maxImport
 }
 
 // skipped is one card the import left out, and why.
@@ -121,6 +126,9 @@ func (s *section) addCards(r *http.Request, c *web.Ctx, cards []card) importData
 		}
 		d.Skipped = append(d.Skipped, skipped{Line: cd.Line, Who: who, Why: why})
 	}
+	if len(cards) > maxImport {
+		d.Cut, cards = len(cards)-maxImport, cards[:maxImport]
+	}
 	for _, cd := range cards {
 		f := &form{Name: cd.Name, Email: cd.Email, JID: cd.JID, Note: cd.Note}
 		who := label(f.contact())
@@ -153,6 +161,9 @@ func (s *section) addCards(r *http.Request, c *web.Ctx, cards []card) importData
 		d.Imported++
 	}
 	d.Summary = fmt.Sprintf("Imported %s, skipped %s.", plural(d.Imported, "contact"), plural(len(d.Skipped)+d.More, "card"))
+	if d.Cut > 0 {
+		d.Summary += fmt.Sprintf(" The last %s were not read: one import takes at most %d.", plural(d.Cut, "card"), maxImport)
+	}
 	return d
 }
 
