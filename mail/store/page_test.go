@@ -140,3 +140,19 @@ func fillMailbox(b *testing.B, f *fixture, mailboxID int64, n int) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkMailboxCounts10k counts a user's folders, one of 10,000 messages.
+func BenchmarkMailboxCounts10k(b *testing.B) {
+	f := newBenchFixture(b)
+	if err := f.s.EnsureDefaults(f.ctx, f.juliet.ID); err != nil {
+		b.Fatal(err)
+	}
+	inbox, _ := f.s.Mailbox(f.ctx, f.juliet.ID, "INBOX")
+	fillMailbox(b, f, inbox.ID, 10000)
+	b.ResetTimer()
+	for b.Loop() {
+		if sts, err := f.s.MailboxCounts(f.ctx, f.juliet.ID); err != nil || len(sts) != len(DefaultMailboxes) {
+			b.Fatal(len(sts), err)
+		}
+	}
+}
