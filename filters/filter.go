@@ -33,6 +33,7 @@ type Notification struct {
 	Subject string // the mail's subject
 	Text    string // the notice: "New mail from Tybalt: Subject", or the script's :message
 	URL     string // the message in webmail (XEP-0066); may be empty
+	Owner   string // the address of the user the mail is for (set by Notify)
 }
 
 // Roster lists a user's XMPP contacts (bare JIDs) for :addrbook:default.

@@ -218,7 +218,7 @@ func (f *Filter) Notify(u accounts.User, url string, notes []Notification) {
 			f.log.Info("notification dropped: rate limit", "user", u.Address, "to", n.To)
 			continue
 		}
-		n.URL = url
+		n.URL, n.Owner = url, u.Address
 		select {
 		case f.notes <- n:
 		default:

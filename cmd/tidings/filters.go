@@ -58,17 +58,30 @@ func (n xmppNotifier) Online(jid string) bool {
 	return r != nil && r.Online(jid)
 }
 
+// Notify sends the headline. To a local JID it goes only when that
+// account is online; to a JID on another server (the user's chosen
+// notification address) it goes over federation from the user's own
+// domain, and the other server drops it if nobody is online there.
 func (n xmppNotifier) Notify(ctx context.Context, note filters.Notification) error {
 	r := n.router()
-	if r == nil || !r.Online(note.To) {
-		return nil // offline: nothing sent, nothing queued
+	if r == nil {
+		return nil
 	}
 	to, err := router.ParseJID(note.To)
 	if err != nil {
 		return err
 	}
 	from := router.JID{Domain: to.Domain}
-	msg := elem.New("", "message", "type", "headline", "from", to.Domain, "to", note.To)
+	if d, err := n.s.accounts.Domain(ctx, to.Domain); err == nil {
+		if !d.XMPPEnabled || !r.Online(note.To) {
+			return nil // offline: nothing sent, nothing queued
+		}
+	} else if at := strings.LastIndexByte(note.Owner, '@'); at > 0 {
+		from = router.JID{Domain: note.Owner[at+1:]}
+	} else {
+		return nil
+	}
+	msg := elem.New("", "message", "type", "headline", "from", from.Domain, "to", note.To)
 	msg.AddText("", "subject", "New mail")
 	msg.AddText("", "body", body(note))
 	if note.URL != "" {

@@ -242,6 +242,9 @@ func (a *App) wrap(h Handler, admin bool) http.Handler {
 			return
 		}
 		if !safeMethod(r.Method) {
+			// Bound the body before anything reads it (the CSRF check may
+			// parse a multipart form).
+			r.Body = http.MaxBytesReader(w, r.Body, int64(a.cfg.MaxUpload))
 			if err := checkCSRF(r, c.CSRF); err != nil {
 				a.Log.Warn("webmail request refused", "reason", err, "user", c.User.Address, "path", r.URL.Path)
 				a.fail(w, r, c, Errorf(http.StatusForbidden, "The form has expired or came from another site. Reload the page and try again."))
