@@ -138,8 +138,10 @@ func (u *ui) prefillReply(r *http.Request, c *web.Ctx, d *composeData, ref strin
 		return out
 	}
 	toList := pick(to)
-	if len(toList) == 0 && len(to) > 0 { // replying to one's own message
-		toList = formatAddrs(to)
+	if len(toList) == 0 && len(to) > 0 { // replying to one's own message: to its recipients
+		if toList = pick(env.To); len(toList) == 0 {
+			toList = formatAddrs(to)
+		}
 	}
 	if all {
 		toList = append(toList, pick(env.To)...)

@@ -56,6 +56,11 @@ func (u *ui) events(w http.ResponseWriter, r *http.Request, c *web.Ctx) error {
 		if err := rc.SetWriteDeadline(time.Now().Add(eventWriteTime)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
+		// The server's ReadTimeout would otherwise end a quiet stream: its
+		// background read of the connection hits the deadline.
+		if err := rc.SetReadDeadline(time.Now().Add(2 * heartbeat)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
 		if _, err := fmt.Fprint(w, s); err != nil {
 			return err
 		}

@@ -264,7 +264,8 @@ const hostileHTML = `<html><head><style>body{background:url(https://evil.example
 <body onload="alert(1)"><p style="color:red" onclick="steal()">Hi <b>there</b></p>
 <img src="https://tracker.evil.example/pixel.gif" alt="pixel" onerror="alert(3)">
 <img src="cid:logo@evil" alt="logo">
-<a href="javascript:alert(4)">click</a> <a href="https://ok.example/page">fine link</a>
+<a href="javascript:alert(4)">click</a> <a href="data:text/html;base64,PHNjcmlwdD4=">data</a>
+<a href="data:image/svg+xml;base64,PHN2Zz48L3N2Zz4=">svg</a> <a href=" JaVaScRiPt:alert(6)">mixed</a> <a href="DaTa:text/html,x">upper</a> <a href="https://ok.example/page">fine link</a>
 <iframe src="https://evil.example/frame"></iframe>
 <form action="https://evil.example/phish"><input name="password"><button>Log in</button></form>
 <object data="https://evil.example/x.swf"></object><svg onload="alert(5)"></svg>
@@ -299,7 +300,7 @@ func TestViewHTMLSanitised(t *testing.T) {
 	mustContain(t, "html", body, "hi <b>there</b>", `style="color: red"`, `href="https://ok.example/page"`, `rel="nofollow noreferrer noopener"`,
 		`src="data:image/png;base64,ivborw0kggo="`)
 	mustNotContain(t, "html", body, "<script", "alert(", "onload", "onclick", "onerror", "javascript:", "<iframe", "<form", "<input",
-		"<object", "<svg", "<base", "http-equiv", "tracker.evil.example", "evil.example/bg", "evil.example/frame", "evil.example/phish",
+		"<object", "<svg", "<base", "http-equiv", `href="data:`, "tracker.evil.example", "evil.example/bg", "evil.example/frame", "evil.example/phish",
 		"cid:")
 	if n := strings.Count(body, "<style"); n != 1 { // only our own
 		t.Fatalf("style elements: %d", n)

@@ -2,13 +2,13 @@ package mailui
 
 import (
 	"encoding/base64"
-	"html"
 	"html/template"
 	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/microcosm-cc/bluemonday"
+	"golang.org/x/net/html"
 )
 
 // HTML mail is shown in three layers, each enough on its own against
@@ -60,8 +60,37 @@ func sanitizeHTML(src string, parts []part, remote bool) sanitized {
 			*u = url.URL{}
 		}
 	})
-	out.HTML = p.Sanitize(src)
+	out.HTML = dropDataLinks(p.Sanitize(src))
 	return out
+}
+
+// dropDataLinks removes data: URLs from links in sanitised HTML. The
+// policy allows the data scheme for images, and bluemonday's URL schemes
+// apply to every element, so a data: document could otherwise become a
+// link.
+func dropDataLinks(s string) string {
+	if !strings.Contains(strings.ToLower(s), "data:") {
+		return s
+	}
+	var b strings.Builder
+	z := html.NewTokenizer(strings.NewReader(s))
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			return b.String()
+		}
+		t := z.Token()
+		if (tt == html.StartTagToken || tt == html.SelfClosingTagToken) && (t.Data == "a" || t.Data == "area") {
+			attrs := t.Attr[:0]
+			for _, a := range t.Attr {
+				if a.Key != "href" || !strings.HasPrefix(strings.ToLower(strings.TrimSpace(a.Val)), "data:") {
+					attrs = append(attrs, a)
+				}
+			}
+			t.Attr = attrs
+		}
+		b.WriteString(t.String())
+	}
 }
 
 // safeImage are the image types embedded as data: URIs (never SVG, which
@@ -102,15 +131,15 @@ func linkify(s string) template.HTML {
 	var b strings.Builder
 	last := 0
 	for _, m := range urlPattern.FindAllStringIndex(s, -1) {
-		b.WriteString(html.EscapeString(s[last:m[0]]))
+		b.WriteString(template.HTMLEscapeString(s[last:m[0]]))
 		u := s[m[0]:m[1]]
 		if _, err := url.Parse(u); err != nil {
-			b.WriteString(html.EscapeString(u))
+			b.WriteString(template.HTMLEscapeString(u))
 		} else {
-			b.WriteString(`<a href="` + html.EscapeString(u) + `" rel="noopener noreferrer" target="_blank">` + html.EscapeString(u) + `</a>`)
+			b.WriteString(`<a href="` + template.HTMLEscapeString(u) + `" rel="noopener noreferrer" target="_blank">` + template.HTMLEscapeString(u) + `</a>`)
 		}
 		last = m[1]
 	}
-	b.WriteString(html.EscapeString(s[last:]))
+	b.WriteString(template.HTMLEscapeString(s[last:]))
 	return template.HTML(b.String())
 }

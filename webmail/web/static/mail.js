@@ -72,6 +72,10 @@
       .catch(function () {});
   }
   function init() {
+    if (window.htmx) {
+      // Settling copies style attributes, which the CSP (no inline styles) refuses.
+      window.htmx.config.attributesToSettle = ["class", "width", "height"];
+    }
     listen();
     var wait = null;
     document.querySelectorAll("input[data-complete]").forEach(function (input) {
