@@ -610,8 +610,22 @@ func (failing) Submit(context.Context, accounts.User, []string, []byte) error {
 }
 
 func TestSizeLimit(t *testing.T) {
-	e := webtest.New(t, webtest.Options{Mount: []func(*web.App) error{mailui.Mount}, Deps: func(d *web.Deps) { d.MaxMessageSize = 2000 }})
+	cfg := web.DefaultConfig()
+	cfg.MaxUpload = 1 << 20
+	e := webtest.New(t, webtest.Options{Config: &cfg, Mount: []func(*web.App) error{mailui.Mount}, Deps: func(d *web.Deps) { d.MaxMessageSize = 2000 }})
 	c := login(t, e, e.Juliet)
+	// A request larger than max_upload is cut off.
+	var big bytes.Buffer
+	bw := multipart.NewWriter(&big)
+	bw.WriteField("to", e.Romeo.Address)
+	bw.WriteField("action", "send")
+	bf, _ := bw.CreateFormFile("attachment", "huge.bin")
+	bf.Write(make([]byte, 3<<20))
+	bw.Close()
+	if res := c.Post("/mail/compose", bw.FormDataContentType(), &big); res.StatusCode != http.StatusRequestEntityTooLarge ||
+		!strings.Contains(res.Body, "larger than the 1.0 MiB the server accepts") {
+		t.Fatalf("over max_upload: %d %s", res.StatusCode, res.Body)
+	}
 	res := c.PostForm("/mail/compose", url.Values{"to": {e.Romeo.Address}, "body": {strings.Repeat("long text ", 300)}, "action": {"send"}})
 	mustContain(t, "too big", res.Body, "more than the 2.0 KiB a message may be")
 	var body bytes.Buffer
