@@ -40,10 +40,10 @@ func TestParseAddresses(t *testing.T) {
 
 func TestLinkify(t *testing.T) {
 	for in, want := range map[string]string{
-		"plain <b>":                    "plain &lt;b&gt;",
-		"go to https://a.example/x.":   `go to <a href="https://a.example/x" rel="noopener noreferrer" target="_blank">https://a.example/x</a>.`,
+		"plain <b>":                     "plain &lt;b&gt;",
+		"go to https://a.example/x.":    `go to <a href="https://a.example/x" rel="noopener noreferrer" target="_blank">https://a.example/x</a>.`,
 		`(see http://b.example/?q="x")`: `(see <a href="http://b.example/?q=" rel="noopener noreferrer" target="_blank">http://b.example/?q=</a>&#34;x&#34;)`,
-		"javascript:alert(1)":          "javascript:alert(1)",
+		"javascript:alert(1)":           "javascript:alert(1)",
 	} {
 		if got := string(linkify(in)); got != want {
 			t.Errorf("%q:\n got %s\nwant %s", in, got, want)
