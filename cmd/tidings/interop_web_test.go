@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -249,6 +250,9 @@ func runInteropWebScript(t *testing.T, node string, cfg map[string]any) (map[str
 	cmd := exec.CommandContext(ctx, node, "webmail_e2e.js", string(arg))
 	cmd.Dir = filepath.Join("testdata", "web")
 	cmd.Env = append(processEnv(nil), "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1", "NODE_OPTIONS=")
+	// At the deadline SIGTERM, on which playwright-core closes Chromium;
+	// SIGKILL 5 s later (both to our child, by PID).
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
@@ -342,6 +346,7 @@ func TestInteropWebmail(t *testing.T) {
 		header: "From: Friar Laurence <" + interopWebLaurence + ">\r\n", body: strings.ReplaceAll(inbox["body"], "\n", "\r\n") + "\r\n"})
 
 	compose := map[string]string{"to": interopRomeo, "subject": "O Romeo, Romeo", "body": "Deny thy father and refuse thy name."}
+	live := map[string]string{"subject": "Where is Romeo", "body": "Saw you him today?"}
 	cfg := map[string]any{
 		"base":      "https://" + addr["https"],
 		"artifacts": artifacts,
@@ -354,6 +359,7 @@ func TestInteropWebmail(t *testing.T) {
 		"compose":   compose,
 		"contact":   map[string]string{"name": "Tybalt", "email": interopWebTybalt},
 		"newUser":   map[string]string{"address": interopWebNewUser, "password": interopWebNewPass, "name": "Benvolio"},
+		"live":      live,
 	}
 	browserStart := time.Now()
 	steps, order := runInteropWebScript(t, node, cfg)
@@ -431,7 +437,9 @@ func TestInteropWebmail(t *testing.T) {
 			t.Skip("the browser could not create the user")
 		}
 		msgs := interopWebMailbox(t, imaps, interopWebNewUser, interopWebNewPass, "INBOX")
-		t.Logf("IMAP LOGIN %s ok, %d messages in INBOX", interopWebNewUser, len(msgs))
+		if passed("live update") && len(interopSieveWithSubject(msgs, live["subject"])) != 1 {
+			t.Errorf("INBOX of %s holds %q, want juliet's %q", interopWebNewUser, interopSieveSubjects(msgs), live["subject"])
+		}
 		c := startInteropWebXMPP(t, python, xmppHost, xmppPort, interopWebNewUser, interopWebNewPass)
 		c.send(t, "login")
 		ev, _ := c.await(t, "online", 15*time.Second)

@@ -10,7 +10,7 @@
 // admin ({address, password}), inbox ({subject, body, fromName}: a mail the
 // test delivered over SMTP), compose ({to, subject, body}), contact ({name,
 // email}), rule (the filter rule's name), newUser ({address, password,
-// name}).
+// name}), live ({subject, body}: juliet's mail to the new user).
 //
 // Prints one JSON line per step: {"step", "ok", "ms", "error"?,
 // "screenshots": [file names], "notes": [...]} and finally
@@ -117,8 +117,10 @@ class Session {
     }
   }
 
-  // shot saves a full-page screenshot and returns its file name.
-  async shot(name) {
+  // shot checks the page (unless check is false) and saves a full-page
+  // screenshot; it returns the file's name.
+  async shot(name, check = true) {
+    if (check) await this.pageChecks();
     shotCount++;
     const file = `${String(shotCount).padStart(2, '0')}-${name}.png`;
     await this.page.screenshot({ path: path.join(cfg.artifacts, file), fullPage: true });
@@ -151,10 +153,11 @@ class Session {
     return (await f.first().innerText()).trim();
   }
 
-  // pageChecks returns what is wrong with the page as a whole: no h1, an
-  // unlabelled form control, content wider than the window.
+  // pageChecks adds to the step's problems what is wrong with the page as
+  // a whole: not one h1, a form control without a label, a button or link
+  // without a name, content wider than the window (horizontal scrolling).
   async pageChecks() {
-    return this.page.evaluate(() => {
+    this.problems.push(...await this.page.evaluate(() => {
       const out = [];
       const where = location.pathname;
       if (document.querySelectorAll('h1').length !== 1) {
@@ -173,7 +176,7 @@ class Session {
       const over = document.documentElement.scrollWidth - document.documentElement.clientWidth;
       if (over > 1) out.push(`${where}: content ${over}px wider than the ${document.documentElement.clientWidth}px window (horizontal scrolling)`);
       return out;
-    });
+    }));
   }
 }
 
@@ -186,10 +189,10 @@ function step(name, needs, fn) {
 
 const sessions = {};
 
+// visit loads path, checks the page and saves a screenshot.
 async function visit(s, rec, p, name, wantStatus) {
   await s.goto(p, wantStatus);
   rec.screenshots.push(await s.shot(name));
-  rec.notes.push(...(await s.pageChecks()));
 }
 
 // link finds the link named name in the page's main part.
@@ -205,7 +208,6 @@ step('login', [], async (rec, browser) => {
     throw new Error(`/mail/ without a session went to ${s.page.url()}, want /login`);
   }
   rec.screenshots.push(await s.shot('login'));
-  rec.notes.push(...(await s.pageChecks()));
   // A wrong password first: the form says so and stays.
   await s.page.getByLabel('Address', { exact: true }).fill(cfg.juliet.address);
   await s.page.getByLabel('Password', { exact: true }).fill('not-' + cfg.juliet.password);
@@ -228,7 +230,6 @@ step('mail list', ['login'], async (rec) => {
   const inbox = (await folders.getByRole('link', { name: /^Inbox/ }).first().innerText()).replace(/\s+/g, ' ');
   if (!/\b1 unread\b|\b1$/.test(inbox)) rec.notes.push(`the Inbox entry reads ${JSON.stringify(inbox)}, want its unread count 1`);
   rec.screenshots.push(await s.shot('mail-list'));
-  rec.notes.push(...(await s.pageChecks()));
 });
 
 step('read', ['mail list'], async (rec) => {
@@ -251,7 +252,6 @@ step('read', ['mail list'], async (rec) => {
     throw new Error(`the message view does not name the sender ${JSON.stringify(cfg.inbox.fromName)}; page: ${await s.text()}`);
   }
   rec.screenshots.push(await s.shot('message-view'));
-  rec.notes.push(...(await s.pageChecks()));
 });
 
 step('compose', ['login'], async (rec) => {
@@ -266,7 +266,6 @@ step('compose', ['login'], async (rec) => {
   await p.getByLabel('Subject', { exact: true }).fill(cfg.compose.subject);
   await p.getByLabel('Message', { exact: true }).fill(cfg.compose.body);
   rec.screenshots.push(await s.shot('compose'));
-  rec.notes.push(...(await s.pageChecks()));
   await Promise.all([
     p.waitForURL((u) => !u.pathname.startsWith('/mail/compose')),
     p.getByRole('button', { name: 'Send', exact: true }).click(),
@@ -293,7 +292,6 @@ step('contact', ['login'], async (rec) => {
   await p.getByLabel('Name', { exact: true }).fill(cfg.contact.name);
   await p.getByLabel('Email', { exact: true }).fill(cfg.contact.email);
   rec.screenshots.push(await s.shot('contact-new'));
-  rec.notes.push(...(await s.pageChecks()));
   await Promise.all([
     p.waitForURL(/\/contacts\/$/),
     p.getByRole('button', { name: 'Add contact', exact: true }).click(),
@@ -317,7 +315,6 @@ step('filter', ['contact'], async (rec) => {
   await p.getByLabel('Condition 1 Field', { exact: true }).selectOption({ label: 'Sender is in my contacts' });
   await p.getByLabel('Action 1', { exact: true }).selectOption({ label: 'Notify me over XMPP' });
   rec.screenshots.push(await s.shot('filter-editor'));
-  rec.notes.push(...(await s.pageChecks()));
   await Promise.all([
     p.waitForURL(/\/filters\/$/),
     p.getByRole('button', { name: 'Save rule', exact: true }).click(),
@@ -358,14 +355,6 @@ step('admin forbidden', ['login'], async (rec) => {
   }
 });
 
-step('logout', ['login'], async () => {
-  await sessions.juliet.signOut();
-  await sessions.juliet.goto('/mail/'); // back to the login page
-  if (!new URL(sessions.juliet.page.url()).pathname.startsWith('/login')) {
-    throw new Error(`/mail/ after signing out went to ${sessions.juliet.page.url()}, want /login`);
-  }
-});
-
 step('admin login', [], async (rec, browser) => {
   const s = await new Session(browser, 'admin').open();
   sessions.admin = s;
@@ -376,7 +365,6 @@ step('admin login', [], async (rec, browser) => {
   }
   await s.page.locator('header.top').getByRole('link', { name: 'Admin', exact: true }).waitFor();
   rec.screenshots.push(await s.shot('admin-overview'));
-  rec.notes.push(...(await s.pageChecks()));
 });
 
 step('admin pages', ['admin login'], async (rec) => {
@@ -388,7 +376,6 @@ step('admin pages', ['admin login'], async (rec) => {
     if ((await res).status() !== 200) throw new Error(`${name}: status ${(await res).status()}`);
     await s.page.getByRole('heading', { level: 1 }).waitFor();
     rec.screenshots.push(await s.shot('admin-' + name.toLowerCase()));
-    rec.notes.push(...(await s.pageChecks()));
   }
   // One domain, its DNS records, one user.
   await visit(s, rec, '/admin/domains/' + cfg.domain, 'admin-domain');
@@ -408,7 +395,6 @@ step('admin creates user', ['admin login'], async (rec) => {
   await p.getByLabel('Display name', { exact: true }).fill(cfg.newUser.name);
   await p.getByLabel('Password', { exact: true }).fill(cfg.newUser.password);
   rec.screenshots.push(await s.shot('admin-user-new'));
-  rec.notes.push(...(await s.pageChecks()));
   await Promise.all([
     p.waitForURL((u) => u.pathname !== '/admin/users/new' && u.pathname !== '/admin/users'),
     p.getByRole('button', { name: 'Create user', exact: true }).click(),
@@ -427,8 +413,42 @@ step('new user login', ['admin creates user'], async (rec, browser) => {
   await s.signIn(cfg.newUser.address, cfg.newUser.password);
   await s.page.locator('header.top').getByText(cfg.newUser.address).waitFor();
   rec.screenshots.push(await s.shot('phone-mail-list'));
-  rec.notes.push(...(await s.pageChecks()));
   await visit(s, rec, '/mail/compose', 'phone-compose');
+});
+
+// Live update: the new user's Inbox is open (its event stream connected)
+// when juliet sends them a mail; it shows up without a reload.
+step('live update', ['new user login', 'compose'], async (rec) => {
+  const b = sessions.newUser;
+  const j = sessions.juliet;
+  const stream = b.page.waitForResponse((r) => new URL(r.url()).pathname === '/mail/events');
+  await b.goto('/mail/INBOX/');
+  const res = await stream;
+  if (res.status() !== 200) throw new Error(`/mail/events: status ${res.status()}`);
+  await b.page.evaluate(() => { window.tidingsTestMark = 'not reloaded'; });
+  await j.goto('/mail/compose');
+  await j.page.getByLabel('To', { exact: true }).fill(cfg.newUser.address);
+  await j.page.getByLabel('Subject', { exact: true }).fill(cfg.live.subject);
+  await j.page.getByLabel('Message', { exact: true }).fill(cfg.live.body);
+  await Promise.all([
+    j.page.waitForURL((u) => !u.pathname.startsWith('/mail/compose')),
+    j.page.getByRole('button', { name: 'Send', exact: true }).click(),
+  ]);
+  const flash = await j.flash();
+  if (flash !== 'Message sent.') throw new Error(`after Send the page says ${JSON.stringify(flash)}, want "Message sent."`);
+  await link(b.page, cfg.live.subject).waitFor();
+  if ((await b.page.evaluate(() => window.tidingsTestMark)) !== 'not reloaded') {
+    throw new Error('the Inbox was reloaded: the new mail did not come live');
+  }
+  rec.screenshots.push(await b.shot('phone-live-update'));
+});
+
+step('logout', ['login'], async () => {
+  await sessions.juliet.signOut();
+  await sessions.juliet.goto('/mail/'); // back to the login page
+  if (!new URL(sessions.juliet.page.url()).pathname.startsWith('/login')) {
+    throw new Error(`/mail/ after signing out went to ${sessions.juliet.page.url()}, want /login`);
+  }
 });
 
 async function main() {
@@ -467,7 +487,7 @@ async function main() {
       failures++;
       for (const s of Object.values(sessions)) {
         try {
-          rec.screenshots.push(await s.shot(`FAILED-${st.name.replace(/\W+/g, '-')}-${s.who.replace(/\W+/g, '-')}`));
+          rec.screenshots.push(await s.shot(`FAILED-${st.name.replace(/\W+/g, '-')}-${s.who.replace(/\W+/g, '-')}`, false));
           rec.url = (rec.url ? rec.url + ' ' : '') + s.page.url();
         } catch (e) { /* the page may be gone */ }
       }
