@@ -22,6 +22,7 @@ const (
 	SortDate    PageSort = "date"    // arrival (INTERNALDATE), the default
 	SortSent    PageSort = "sent"    // the Date header
 	SortFrom    PageSort = "from"    // the first From address, case-insensitively
+	SortTo      PageSort = "to"      // the first To address, case-insensitively
 	SortSubject PageSort = "subject" // case-insensitively
 	SortSize    PageSort = "size"
 )
@@ -55,6 +56,8 @@ func (q PageQuery) orderBy() (string, error) {
 		col = "sent_date"
 	case SortFrom:
 		col = "lower(from_addr)"
+	case SortTo:
+		col = "lower(to_addr)"
 	case SortSubject:
 		col = "lower(subject)"
 	case SortSize:

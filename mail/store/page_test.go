@@ -60,6 +60,7 @@ func TestPage(t *testing.T) {
 			{PageQuery{Sort: SortSubject}, "Apple pie,banana,cherry 100%,Date_night,éclair", 5},
 			{PageQuery{Sort: SortFrom, Desc: true}, "éclair,cherry 100%,Date_night,banana,Apple pie", 5},
 			{PageQuery{Sort: SortSize, Desc: true, Limit: 1}, "éclair", 5},
+			{PageQuery{Sort: SortTo, Limit: 1}, "banana", 5},
 			{PageQuery{Search: "BANANA"}, "banana", 1},
 			{PageQuery{Search: "montague"}, "banana", 1},                 // From
 			{PageQuery{Search: "juliet@capulet", Limit: 1}, "banana", 5}, // To

@@ -104,13 +104,13 @@ type listQuery struct {
 func readListQuery(v url.Values) listQuery {
 	q := listQuery{Sort: v.Get("sort"), Order: v.Get("order"), Q: strings.TrimSpace(v.Get("q")), Unread: v.Get("unread") == "1"}
 	switch q.Sort {
-	case "from", "subject", "size":
+	case "from", "to", "subject", "size":
 	default:
 		q.Sort = "date"
 	}
 	if q.Order != "asc" && q.Order != "desc" {
 		q.Order = "desc"
-		if q.Sort == "from" || q.Sort == "subject" {
+		if q.Sort == "from" || q.Sort == "to" || q.Sort == "subject" {
 			q.Order = "asc"
 		}
 	}
@@ -153,6 +153,7 @@ func (q listQuery) url(box string, fn func(*listQuery)) string {
 // column is a sortable column header.
 type column struct {
 	Key, Label, URL string
+	Class           string
 	Sorted          string // "ascending", "descending" or "" (aria-sort)
 }
 
@@ -221,8 +222,16 @@ func (u *ui) listData(ctx context.Context, c *web.Ctx, box store.Mailbox, q list
 	if q.Page < d.Pages {
 		d.NextURL = q.url(box.Name, func(q *listQuery) { q.Page++ })
 	}
-	for _, col := range [][2]string{{"from", "From"}, {"subject", "Subject"}, {"date", "Date"}, {"size", "Size"}} {
-		k := column{Key: col[0], Label: col[1]}
+	sent := box.SpecialUse == `\Sent` || box.SpecialUse == `\Drafts`
+	who := [2]string{"from", "From"}
+	if sent { // one's own mail: who it went to matters
+		who = [2]string{"to", "To"}
+	}
+	for _, col := range [][2]string{who, {"subject", "Subject"}, {"date", "Date"}, {"size", "Size"}} {
+		k := column{Key: col[0], Label: col[1], Class: "col-" + col[0]}
+		if col[0] == "to" {
+			k.Class = "col-from"
+		}
 		k.URL = q.url(box.Name, func(n *listQuery) {
 			n.Sort, n.Page = col[0], 1
 			n.Order = readListQuery(url.Values{"sort": {col[0]}}).Order
@@ -246,9 +255,9 @@ func (u *ui) listData(ctx context.Context, c *web.Ctx, box store.Mailbox, q list
 			Subject: m.Subject, Date: m.InternalDate, Size: m.Size, Seen: hasFlag(m.Flags, `\Seen`),
 			Flagged: hasFlag(m.Flags, `\Flagged`), Answered: hasFlag(m.Flags, `\Answered`), IsDraft: hasFlag(m.Flags, `\Draft`)})
 	}
-	if box.SpecialUse == `\Sent` || box.SpecialUse == `\Drafts` {
+	if sent {
 		for i, m := range msgs {
-			d.Rows[i].From, d.Rows[i].FromFull = "To: "+displayName(m.To), m.To
+			d.Rows[i].From, d.Rows[i].FromFull = displayName(m.To), m.To
 		}
 	}
 	return d, nil

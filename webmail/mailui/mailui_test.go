@@ -591,7 +591,7 @@ func TestComposeSend(t *testing.T) {
 	page := c.Get("/mail/INBOX/")
 	mustContain(t, "after send", page.Body, "Message sent.")
 	page = c.Get("/mail/Sent/")
-	mustContain(t, "Sent list", page.Body, "To: Romeo")
+	mustContain(t, "Sent list", page.Body, `<td class="col-from" title="Romeo &lt;romeo@capulet.example&gt;">Romeo</td>`, `>To</a></th>`)
 
 	// Submitter errors are shown with the form.
 	e2 := webtest.New(t, webtest.Options{Mount: []func(*web.App) error{mailui.Mount}, Deps: func(d *web.Deps) { d.Submitter = failing{} }})
