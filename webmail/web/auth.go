@@ -112,6 +112,9 @@ func (a *App) sessionCtx(w http.ResponseWriter, r *http.Request) (*Ctx, error) {
 
 func (a *App) mountCore() {
 	a.mux.Handle("GET /static/", serveStatic())
+	a.Public("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
+	})
 	a.Public("GET /login", a.loginForm)
 	a.Public("POST /login", a.login)
 	a.Page("POST /logout", a.logout)

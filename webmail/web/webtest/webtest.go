@@ -196,7 +196,17 @@ func (e *Env) Login(t testing.TB, address string) *Client {
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login %s: %d %s", address, res.StatusCode, res.Body)
 	}
-	c.Get("/mail/") // picks up the session's CSRF token
+	// Pick up the session's CSRF token from the first page, following
+	// the section's redirects.
+	c.CSRF = ""
+	path := "/mail/"
+	for range 5 {
+		res := c.Get(path)
+		if res.StatusCode != http.StatusSeeOther && res.StatusCode != http.StatusFound {
+			break
+		}
+		path = res.Header.Get("Location")
+	}
 	if c.CSRF == "" {
 		c.Get("/settings/")
 	}
