@@ -22,5 +22,7 @@ CREATE TABLE filter_settings (
 	notify_jid TEXT NOT NULL DEFAULT ''
 );
 
--- mail/store: the webmail's message list sorts a mailbox by date.
+-- mail/store: the webmail's message list sorts a mailbox by date; the
+-- console counts today's mail.
 CREATE INDEX messages_date ON messages (mailbox_id, internal_date);
+CREATE INDEX messages_internal_date ON messages (internal_date);
