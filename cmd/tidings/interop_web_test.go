@@ -28,12 +28,16 @@ import (
 // real browser: the binary serves listen.https (with its self-signed
 // certificate), SMTP, IMAPS and XMPP on loopback ports; headless Debian
 // Chromium, driven by playwright-core from testdata/web/webmail_e2e.js,
-// signs in, reads a mail delivered over SMTP, sends one to romeo, adds a
-// contact and the rule "notify me over XMPP for mail from my contacts",
-// and, as the administrator, creates a user in the console. The script
-// prints one JSON line per step, saves a full-page screenshot of every page
-// it visits, and fails a step on any console error or page exception
-// (which is where Chromium reports Content-Security-Policy violations).
+// signs in as a user made with the CLI, reads a mail delivered over SMTP,
+// sends one to romeo, adds a contact and the rule "notify me over XMPP for
+// mail from my contacts", is refused the admin console (403); as the
+// administrator it visits every page of the console and creates a user,
+// who signs in on a phone-sized window and sees juliet's next mail arrive
+// live. The script prints one JSON line per step, saves a full-page
+// screenshot of every page it visits, and fails a step on any console
+// error or page exception (which is where Chromium reports
+// Content-Security-Policy violations), on a page without one h1, with an
+// unlabelled control or a nameless button, or wider than the window.
 // This test then checks the aftermath with other clients: go-imap for the
 // sent mail (romeo's INBOX, juliet's Sent) and for the new user's password,
 // slixmpp (testdata/sieve/notify_client.py) for the notification and the
@@ -43,6 +47,8 @@ import (
 // temporary folder. Without node, Chromium or playwright-core (installed by
 // scripts/test.sh into testdata/web/node_modules) the test skips, in CI
 // mode it fails.
+//
+//	TIDINGS_WEB_ARTIFACTS=/tmp/shots go test -run TestInteropWebmail -v ./cmd/tidings/
 
 const (
 	interopWebAdmin    = "prince@capulet.example"
@@ -376,7 +382,7 @@ func TestInteropWebmail(t *testing.T) {
 			}
 			switch {
 			case st.Skipped:
-				t.Errorf("skipped: %s", st.Error)
+				t.Errorf("not run: it %s, which failed", st.Error)
 			case !st.OK:
 				msg := st.Error
 				for _, p := range st.Problems {
