@@ -103,9 +103,10 @@ func (a *App) sessionCtx(w http.ResponseWriter, r *http.Request) (*Ctx, error) {
 		return nil, nil
 	}
 	c := &Ctx{User: u, CSRF: ss.csrf, app: a, sess: ss}
+	// The flash is shown (and cleared) by the next full page only, not
+	// by fragments or streams that may come in between.
 	if fc, err := r.Cookie(flashCookie); err == nil {
 		c.flash = decodeFlash(fc.Value)
-		setCookie(w, flashCookie, "", -1)
 	}
 	return c, nil
 }

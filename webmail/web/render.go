@@ -92,8 +92,12 @@ type View struct {
 	Data     any
 }
 
-func (c *Ctx) view(title string, data any) View {
-	v := View{Title: title, User: c.User, CSRF: c.CSRF, Flash: c.flash, Nav: c.Nav, Data: data}
+// view is a template's dot; full pages (not fragments) show the flash.
+func (c *Ctx) view(title string, data any, full bool) View {
+	v := View{Title: title, User: c.User, CSRF: c.CSRF, Nav: c.Nav, Data: data}
+	if full {
+		v.Flash = c.flash
+	}
 	if c.app != nil {
 		v.Hostname = c.app.Hostname
 	}
@@ -111,8 +115,11 @@ func (c *Ctx) render(w http.ResponseWriter, ps *Pages, page, title string, data 
 		return fmt.Errorf("no template %q", page)
 	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", c.view(title, data)); err != nil {
+	if err := t.ExecuteTemplate(&buf, "layout", c.view(title, data, true)); err != nil {
 		return fmt.Errorf("template %s: %w", page, err)
+	}
+	if c.flash != "" {
+		setCookie(w, flashCookie, "", -1) // shown now
 	}
 	return c.write(w, "text/html; charset=utf-8", buf.Bytes())
 }
@@ -125,7 +132,7 @@ func (c *Ctx) Fragment(w http.ResponseWriter, ps *Pages, page, name string, data
 		return fmt.Errorf("no template %q", page)
 	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, name, c.view("", data)); err != nil {
+	if err := t.ExecuteTemplate(&buf, name, c.view("", data, false)); err != nil {
 		return fmt.Errorf("template %s/%s: %w", page, name, err)
 	}
 	return c.write(w, "text/html; charset=utf-8", buf.Bytes())
