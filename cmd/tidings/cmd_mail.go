@@ -92,7 +92,7 @@ func mailImport(ctx context.Context, e *env, args []string) error {
 		}
 		im.drop()
 		im.summary()
-		if err != nil && im.imported > 0 {
+		if err != nil && im.imported > 0 && !errors.Is(err, store.ErrOverQuota) {
 			return fmt.Errorf("%w (imported %d messages before that)", err, im.imported)
 		}
 		return err
@@ -155,6 +155,7 @@ func (im *importer) flush() error {
 		n, err := im.st.Import(im.ctx, im.user, im.batch)
 		for _, m := range im.batch[:n] {
 			im.boxes[cmp.Or(m.Mailbox, "INBOX")] = true
+			m.Body.Close()
 		}
 		im.imported += n
 		if im.imported/progressEvery > before/progressEvery {
@@ -163,10 +164,12 @@ func (im *importer) flush() error {
 		var ie *store.ImportError
 		switch {
 		case err == nil:
-			im.drop()
+			im.batch, im.names, im.batchBytes = im.batch[:0], im.names[:0], 0
 			return nil
 		case errors.Is(err, store.ErrOverQuota):
-			return fmt.Errorf("%s: over quota: stopped after importing %d messages", im.names[n], im.imported)
+			where := im.names[n]
+			im.batch, im.names = im.batch[n:], im.names[n:]
+			return fmt.Errorf("%s: %w: stopped after importing %d messages", where, store.ErrOverQuota, im.imported)
 		case errors.As(err, &ie):
 			im.skip(im.names[n], err.Error())
 			im.batch[n].Body.Close()

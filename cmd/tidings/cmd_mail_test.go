@@ -233,7 +233,7 @@ func TestMailImportExport(t *testing.T) {
 		{[]string{"mail", "import", romeo, filepath.Join(md, "cur", files[5].path[4:])}, exitFailure, "not an mbox file"},
 		{[]string{"mail", "export", "--format", "zip", romeo, dir}, exitUsage, "maildir or mbox"},
 		{[]string{"mail", "export", "--mailbox", "Nope", romeo, dir}, exitFailure, "no such mailbox"},
-		{[]string{"mail", "import", "tybalt@capulet.example", md}, exitFailure, "over quota: stopped after importing"},
+		{[]string{"mail", "import", "tybalt@capulet.example", md}, exitFailure, "mailbox quota exceeded: stopped after importing 2 messages"},
 	} {
 		if r := runCmd(t, environ, nil, c.args...); r.code != c.code || !strings.Contains(r.stderr, c.stderr) {
 			t.Errorf("%v: want exit %d and %q, got %s", c.args, c.code, c.stderr, r)
