@@ -345,3 +345,27 @@ func TestMailImportMemory(t *testing.T) {
 		t.Errorf("heap in use: peak %d, after GC %d bytes; want below %d", peak.Load(), ms.HeapInuse, limit)
 	}
 }
+
+// TestMailImportLongLines: lines longer than the read buffer and bodies
+// spooled to a file (over 1 MiB) come through byte for byte.
+func TestMailImportLongLines(t *testing.T) {
+	t.Parallel()
+	environ := mailEnv(t)
+	long := strings.Repeat("y", 200<<10)
+	big := "Subject: big\n\n" + strings.Repeat(long+"\n", 8) + ">From escaped\n"
+	path := filepath.Join(t.TempDir(), "long.mbox")
+	content := "From a Mon Jan  1 00:00:00 2024\nSubject: long\nX-Long: " + long + "\n\n" + long + "\n\n" +
+		"From b Mon Jan  1 00:00:00 2024\n" + big + "\n"
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCmd(t, environ, nil, "mail", "import", "juliet@capulet.example", path); r.code != 0 || !strings.Contains(r.stdout, "imported 2 messages") {
+		t.Fatalf("%s", r)
+	}
+	st, acc := openMail(t, environ)
+	got := dump(t, st, acc, "juliet@capulet.example")
+	want := []string{crlf("Subject: long\nX-Long: " + long + "\n\n" + long + "\n"), crlf(strings.Replace(big, ">From", "From", 1))}
+	if len(got) != 2 || got[0].Body != want[0] || got[1].Body != want[1] {
+		t.Fatalf("got %d messages; bodies equal: %v", len(got), len(got) == 2 && got[0].Body == want[0] && got[1].Body == want[1])
+	}
+}
