@@ -29,7 +29,6 @@ package admin
 import (
 	"embed"
 	"errors"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"strings"
@@ -96,7 +95,7 @@ func (h *console) routes() []route {
 
 // Mount registers the console's handlers.
 func Mount(a *web.App) error {
-	ps, err := a.Templates(pageFS{files}, "templates/*.html")
+	ps, err := a.Templates(files, "templates/*.html", "templates/*.tmpl")
 	if err != nil {
 		return err
 	}
@@ -111,25 +110,6 @@ func Mount(a *web.App) error {
 func (h *console) render(w http.ResponseWriter, c *web.Ctx, page, title string, data any) error {
 	c.Nav = "admin"
 	return c.Render(w, h.ps, page, title, data)
-}
-
-// sharedFile holds the templates every page of the console uses (its
-// stylesheet and menu); pageFS appends it to each page file, because the
-// core parses each page file alone with the layout.
-const sharedFile = "templates/shared.tmpl"
-
-type pageFS struct{ fs.FS }
-
-func (p pageFS) ReadFile(name string) ([]byte, error) {
-	b, err := fs.ReadFile(p.FS, name)
-	if err != nil {
-		return nil, err
-	}
-	shared, err := fs.ReadFile(p.FS, sharedFile)
-	if err != nil {
-		return nil, err
-	}
-	return append(append(b, '\n'), shared...), nil
 }
 
 // userPath is the console's URL of a user, alias or domain name: a

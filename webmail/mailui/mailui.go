@@ -35,12 +35,10 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"testing/fstest"
 
 	"github.com/tidings/tidings/mail/store"
 	"github.com/tidings/tidings/webmail/web"
@@ -57,11 +55,7 @@ type ui struct {
 
 // Mount registers the section's handlers.
 func Mount(a *web.App) error {
-	fsys, err := withPartials(templateFiles)
-	if err != nil {
-		return err
-	}
-	ps, err := a.Templates(fsys, "*.html")
+	ps, err := a.Templates(templateFiles, "templates/*.html", "templates/*.tmpl")
 	if err != nil {
 		return err
 	}
@@ -78,28 +72,6 @@ func Mount(a *web.App) error {
 	a.Page("GET /mail/{box}/{uid}/raw", u.raw)
 	a.Page("GET /mail/{box}/{uid}/part/{n}", u.part)
 	return nil
-}
-
-// withPartials gives every page file the shared partials (the core parses
-// each page file alone with the layout).
-func withPartials(src fs.FS) (fs.FS, error) {
-	shared, err := fs.ReadFile(src, "templates/partials.tmpl")
-	if err != nil {
-		return nil, err
-	}
-	pages, err := fs.Glob(src, "templates/*.html")
-	if err != nil {
-		return nil, err
-	}
-	out := fstest.MapFS{}
-	for _, p := range pages {
-		b, err := fs.ReadFile(src, p)
-		if err != nil {
-			return nil, err
-		}
-		out[strings.TrimPrefix(p, "templates/")] = &fstest.MapFile{Data: append(append(b, '\n'), shared...), Mode: 0o444}
-	}
-	return out, nil
 }
 
 func (u *ui) home(w http.ResponseWriter, r *http.Request, c *web.Ctx) error {

@@ -53,30 +53,40 @@ var Funcs = template.FuncMap{
 }
 
 // Templates parses the page files matching patterns in fsys, each with the
-// layout. A page file defines "content" (the page body) and may define
-// "head" and fragments rendered alone with Ctx.Fragment.
+// layout. A page file (*.html) defines "content" (the page body) and may
+// define "head" and fragments rendered alone with Ctx.Fragment. Files
+// ending in .tmpl are the section's shared templates (its menu, its
+// stylesheet link, partials): they are parsed into every page's set, before
+// the page, so a page may use and override them.
 func (a *App) Templates(fsys fs.FS, patterns ...string) (*Pages, error) {
-	layout, err := template.New("").Funcs(Funcs).ParseFS(coreTemplates, layoutTemplates...)
+	base, err := template.New("").Funcs(Funcs).ParseFS(coreTemplates, layoutTemplates...)
 	if err != nil {
 		return nil, fmt.Errorf("webmail layout: %w", err)
 	}
-	ps := &Pages{sets: map[string]*template.Template{}}
+	var pageFiles []string
 	for _, p := range patterns {
 		files, err := fs.Glob(fsys, p)
 		if err != nil {
 			return nil, err
 		}
 		for _, f := range files {
-			name := path.Base(f)
-			if name == "layout.html" {
-				continue
+			switch name := path.Base(f); {
+			case strings.HasSuffix(name, ".tmpl"):
+				if _, err := base.ParseFS(fsys, f); err != nil {
+					return nil, fmt.Errorf("webmail template %s: %w", f, err)
+				}
+			case name != "layout.html":
+				pageFiles = append(pageFiles, f)
 			}
-			t, err := template.Must(layout.Clone()).ParseFS(fsys, f)
-			if err != nil {
-				return nil, fmt.Errorf("webmail template %s: %w", f, err)
-			}
-			ps.sets[name] = t
 		}
+	}
+	ps := &Pages{sets: map[string]*template.Template{}}
+	for _, f := range pageFiles {
+		t, err := template.Must(base.Clone()).ParseFS(fsys, f)
+		if err != nil {
+			return nil, fmt.Errorf("webmail template %s: %w", f, err)
+		}
+		ps.sets[path.Base(f)] = t
 	}
 	return ps, nil
 }
