@@ -127,7 +127,7 @@ type App struct {
 	cfg      Config
 	mux      *http.ServeMux
 	sessions *sessions
-	base     *pages // the layout and the core's own pages
+	base     *Pages // the layout and the core's own pages
 }
 
 // New returns an App. Call Start to run its housekeeping, mount modules,

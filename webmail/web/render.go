@@ -30,8 +30,6 @@ type Pages struct {
 	sets map[string]*template.Template
 }
 
-type pages = Pages
-
 // Funcs are the template functions every page has.
 var Funcs = template.FuncMap{
 	"bytes":    FormatBytes,

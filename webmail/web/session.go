@@ -47,7 +47,6 @@ type session struct {
 	id     string // hex SHA-256 of the token
 	userID int64
 	csrf   string
-	seen   time.Time
 }
 
 func randomToken() string {
@@ -103,8 +102,8 @@ func (s *sessions) lookup(ctx context.Context, tok string) (*session, error) {
 		s.delete(ctx, id)
 		return nil, nil
 	}
-	ss.id, ss.seen = id, time.UnixMicro(seen)
-	if now.Sub(ss.seen) >= seenGranularity {
+	ss.id = id
+	if now.Sub(time.UnixMicro(seen)) >= seenGranularity {
 		if err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `UPDATE web_sessions SET seen_at = $1 WHERE id = $2`, now.UnixMicro(), id)
 			return err
