@@ -83,12 +83,19 @@ type interopSieveClient struct {
 	done   chan struct{}
 }
 
-// startInteropSieveClient starts the client script for jid, not logged in
-// yet. Clean-up ends it.
+// startInteropSieveClient starts the client script for jid with
+// interopPassword, not logged in yet. Clean-up ends it.
 func startInteropSieveClient(t *testing.T, python, host string, port int, jid string) *interopSieveClient {
 	t.Helper()
+	return startInteropNotifyClient(t, python, host, port, jid, interopPassword, "balcony")
+}
+
+// startInteropNotifyClient starts notify_client.py for jid with password
+// and resource, not logged in yet. Clean-up ends it.
+func startInteropNotifyClient(t *testing.T, python, host string, port int, jid, password, resource string) *interopSieveClient {
+	t.Helper()
 	cfg, err := json.Marshal(map[string]any{"host": host, "port": port, "jid": jid,
-		"password": interopPassword, "resource": "balcony"})
+		"password": password, "resource": resource})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +132,7 @@ func startInteropSieveClient(t *testing.T, python, host string, port int, jid st
 			t.Errorf("notify_client.py still running 15 s after its input ended")
 		}
 		if t.Failed() {
-			t.Logf("notify_client.py stderr:\n%s", c.stderr.String())
+			t.Logf("notify_client.py (%s) stderr:\n%s", jid, c.stderr.String())
 		}
 	})
 	return c

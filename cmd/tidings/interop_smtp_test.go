@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -108,11 +109,23 @@ var (
 // falls back to ports found free on 127.0.0.1 and released again.
 func interopListenAddrs(t *testing.T) [3]string {
 	t.Helper()
-	if ln, err := net.Listen("tcp", "127.0.0.3:0"); err == nil {
+	return [3]string(interopListenAddrsN(t, 3))
+}
+
+// interopListenAddrsN is interopListenAddrs for n listeners: port 0 on
+// 127.0.0.1 … 127.0.0.n when those loopback addresses work, else n free
+// ports on 127.0.0.1.
+func interopListenAddrsN(t *testing.T, n int) []string {
+	t.Helper()
+	if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:0", n)); err == nil {
 		ln.Close()
-		return [3]string{"127.0.0.1:0", "127.0.0.2:0", "127.0.0.3:0"}
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("127.0.0.%d:0", i+1)
+		}
+		return out
 	}
-	var out [3]string
+	out := make([]string, n)
 	var lns []net.Listener
 	for i := range out {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

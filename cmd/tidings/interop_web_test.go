@@ -113,69 +113,6 @@ func interopWebNode(t *testing.T) string {
 	return node
 }
 
-// interopWebListenAddrs is interopListenAddrs for four listeners.
-func interopWebListenAddrs(t *testing.T) [4]string {
-	t.Helper()
-	if ln, err := net.Listen("tcp", "127.0.0.4:0"); err == nil {
-		ln.Close()
-		return [4]string{"127.0.0.1:0", "127.0.0.2:0", "127.0.0.3:0", "127.0.0.4:0"}
-	}
-	var out [4]string
-	var lns []net.Listener
-	for i := range out {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out[i] = ln.Addr().String()
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
-}
-
-// startInteropWebXMPP starts notify_client.py for jid with password, not
-// logged in yet (startInteropSieveClient with a password of its own).
-// Clean-up ends it.
-func startInteropWebXMPP(t *testing.T, python, host string, port int, jid, password string) *interopSieveClient {
-	t.Helper()
-	cfg, err := json.Marshal(map[string]any{"host": host, "port": port, "jid": jid, "password": password, "resource": "web-test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &interopSieveClient{events: make(chan interopSieveEvent, 64), done: make(chan struct{})}
-	c.cmd = exec.Command(python, filepath.Join("testdata", "sieve", "notify_client.py"), string(cfg))
-	c.cmd.Stderr = &c.stderr
-	c.cmd.WaitDelay = 5 * time.Second
-	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := c.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go c.read(stdout)
-	t.Cleanup(func() {
-		// End of input: the script logs out and exits; it is killed (our
-		// child, by PID) if it has not after 15 s.
-		c.stdin.Close()
-		timer := time.AfterFunc(15*time.Second, func() { c.cmd.Process.Kill() })
-		for range c.events {
-		}
-		<-c.done
-		timer.Stop()
-		if t.Failed() {
-			t.Logf("notify_client.py (%s) stderr:\n%s", jid, c.stderr.String())
-		}
-	})
-	return c
-}
-
 // interopWebMailbox reads mailbox of user over IMAPS at addr, logging in
 // with password.
 func interopWebMailbox(t *testing.T, addr, user, password, mailbox string) []interopSieveStored {
@@ -317,7 +254,7 @@ func TestInteropWebmail(t *testing.T) {
 		`capulet.example. 60 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`,
 		`verona.example. 60 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`,
 	)
-	listen := interopWebListenAddrs(t)
+	listen := interopListenAddrsN(t, 4)
 	environ := testEnv(t,
 		"TIDINGS_LISTEN_SMTP="+listen[0],
 		"TIDINGS_LISTEN_XMPP_CLIENT="+listen[1],
@@ -418,7 +355,7 @@ func TestInteropWebmail(t *testing.T) {
 		if !passed("filter") {
 			t.Skip("the browser could not create the rule")
 		}
-		juliet := startInteropWebXMPP(t, python, xmppHost, xmppPort, interopJuliet, interopPassword)
+		juliet := startInteropNotifyClient(t, python, xmppHost, xmppPort, interopJuliet, interopPassword, "web-test")
 		juliet.send(t, "login")
 		juliet.await(t, "online", 15*time.Second)
 		const subject = "Thou wretched boy"
@@ -446,7 +383,7 @@ func TestInteropWebmail(t *testing.T) {
 		if passed("live update") && len(interopSieveWithSubject(msgs, live["subject"])) != 1 {
 			t.Errorf("INBOX of %s holds %q, want juliet's %q", interopWebNewUser, interopSieveSubjects(msgs), live["subject"])
 		}
-		c := startInteropWebXMPP(t, python, xmppHost, xmppPort, interopWebNewUser, interopWebNewPass)
+		c := startInteropNotifyClient(t, python, xmppHost, xmppPort, interopWebNewUser, interopWebNewPass, "web-test")
 		c.send(t, "login")
 		ev, _ := c.await(t, "online", 15*time.Second)
 		if !strings.HasPrefix(ev.JID, interopWebNewUser+"/") {
