@@ -271,41 +271,47 @@ type interopSieveStored struct {
 // interopSieveINBOX reads the INBOX of user over IMAPS at addr.
 func interopSieveINBOX(t *testing.T, addr, user string) []interopSieveStored {
 	t.Helper()
+	return interopIMAPMailbox(t, addr, user, interopPassword, "INBOX")
+}
+
+// interopIMAPMailbox reads mailbox of user over IMAPS at addr, logging in
+// with password.
+func interopIMAPMailbox(t *testing.T, addr, user, password, mailbox string) []interopSieveStored {
+	t.Helper()
 	c, err := imapclient.DialTLS(addr, &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.Login(user, interopPassword).Wait(); err != nil {
+	if err := c.Login(user, password).Wait(); err != nil {
 		t.Fatalf("IMAP LOGIN %s: %v", user, err)
 	}
-	sel, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
+	sel, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {
-		t.Fatalf("IMAP EXAMINE INBOX of %s: %v", user, err)
+		t.Fatalf("IMAP EXAMINE %s of %s: %v", mailbox, user, err)
 	}
-	if sel.NumMessages == 0 {
-		return nil
-	}
-	var all imap.SeqSet
-	all.AddRange(1, sel.NumMessages)
-	whole := &imap.FetchItemBodySection{Peek: true}
-	msgs, err := c.Fetch(all, &imap.FetchOptions{Envelope: true, BodySection: []*imap.FetchItemBodySection{whole}}).Collect()
-	if err != nil {
-		t.Fatalf("IMAP FETCH INBOX of %s: %v", user, err)
-	}
-	out := make([]interopSieveStored, 0, len(msgs))
-	for _, m := range msgs {
-		raw := string(m.FindBodySection(whole))
-		s := interopSieveStored{raw: raw}
-		if m.Envelope != nil {
-			s.subject = m.Envelope.Subject
+	var out []interopSieveStored
+	if sel.NumMessages > 0 {
+		var all imap.SeqSet
+		all.AddRange(1, sel.NumMessages)
+		whole := &imap.FetchItemBodySection{Peek: true}
+		msgs, err := c.Fetch(all, &imap.FetchOptions{Envelope: true, BodySection: []*imap.FetchItemBodySection{whole}}).Collect()
+		if err != nil {
+			t.Fatalf("IMAP FETCH %s of %s: %v", mailbox, user, err)
 		}
-		if pm, err := mail.ReadMessage(strings.NewReader(raw)); err == nil {
-			s.header = pm.Header
-			b, _ := io.ReadAll(pm.Body)
-			s.body = string(b)
+		for _, m := range msgs {
+			raw := string(m.FindBodySection(whole))
+			s := interopSieveStored{raw: raw}
+			if m.Envelope != nil {
+				s.subject = m.Envelope.Subject
+			}
+			if pm, err := mail.ReadMessage(strings.NewReader(raw)); err == nil {
+				s.header = pm.Header
+				b, _ := io.ReadAll(pm.Body)
+				s.body = string(b)
+			}
+			out = append(out, s)
 		}
-		out = append(out, s)
 	}
 	if err := c.Logout().Wait(); err != nil {
 		t.Errorf("IMAP LOGOUT: %v", err)

@@ -49,12 +49,13 @@ const interopBody = "Good night, good night! Parting is such sweet sorrow\n" +
 	"..two dots\n" +
 	"Sleep dwell upon thine eyes.\n"
 
-// interopRequireTool reports a missing interop tool: a failure in CI mode,
+// interopRequireTool reports a missing interop tool: a failure in CI mode
+// (CI=true, or TIDINGS_TEST_POSTGRES=require as scripts/test.sh sets it),
 // else a skip with the reason.
 func interopRequireTool(t *testing.T, format string, args ...any) {
 	t.Helper()
-	if os.Getenv("TIDINGS_TEST_POSTGRES") == "require" {
-		t.Fatalf("CI mode (TIDINGS_TEST_POSTGRES=require): "+format, args...)
+	if os.Getenv("CI") == "true" || os.Getenv("TIDINGS_TEST_POSTGRES") == "require" {
+		t.Fatalf("CI mode: "+format, args...)
 	}
 	t.Skipf(format, args...)
 }

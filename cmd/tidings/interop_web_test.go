@@ -3,9 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"encoding/json"
-	"io"
 	"net"
 	"net/mail"
 	"os"
@@ -17,9 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/tidings/tidings/internal/testdns"
 )
@@ -78,84 +73,28 @@ type interopWebStep struct {
 	Version     string   `json:"version"`
 }
 
-// interopWebRequire reports a missing tool of the browser test: a failure
-// in CI mode (CI=true, or TIDINGS_TEST_POSTGRES=require as scripts/test.sh
-// sets it), else a skip with the reason.
-func interopWebRequire(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" || os.Getenv("TIDINGS_TEST_POSTGRES") == "require" {
-		t.Fatalf("CI mode: "+format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
 // interopWebNode returns node (version 20 or later), after checking that
 // Chromium and playwright-core are there.
 func interopWebNode(t *testing.T) string {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		interopWebRequire(t, "node not installed (the machine's Node.js 20+): %v", err)
+		interopRequireTool(t, "node not installed (the machine's Node.js 20+): %v", err)
 	}
 	out, err := exec.Command(node, "--version").Output()
 	v := strings.TrimPrefix(strings.TrimSpace(string(out)), "v")
 	major, _ := strconv.Atoi(strings.SplitN(v, ".", 2)[0])
 	if err != nil || major < 20 {
-		interopWebRequire(t, "node %q: want version 20 or later (%v)", v, err)
+		interopRequireTool(t, "node %q: want version 20 or later (%v)", v, err)
 	}
 	if _, err := os.Stat(interopWebChromium); err != nil {
-		interopWebRequire(t, "no Chromium (Debian: apt-get install chromium; scripts/test.sh does): %v", err)
+		interopRequireTool(t, "no Chromium (Debian: apt-get install chromium; scripts/test.sh does): %v", err)
 	}
 	pkg := filepath.Join("testdata", "web", "node_modules", "playwright-core", "package.json")
 	if _, err := os.Stat(pkg); err != nil {
-		interopWebRequire(t, "playwright-core not installed: run scripts/test.sh, or (cd cmd/tidings/testdata/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci): %v", err)
+		interopRequireTool(t, "playwright-core not installed: run scripts/test.sh, or (cd cmd/tidings/testdata/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci): %v", err)
 	}
 	return node
-}
-
-// interopWebMailbox reads mailbox of user over IMAPS at addr, logging in
-// with password.
-func interopWebMailbox(t *testing.T, addr, user, password, mailbox string) []interopSieveStored {
-	t.Helper()
-	c, err := imapclient.DialTLS(addr, &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(user, password).Wait(); err != nil {
-		t.Fatalf("IMAP LOGIN %s: %v", user, err)
-	}
-	sel, err := c.Select(mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
-	if err != nil {
-		t.Fatalf("IMAP EXAMINE %s of %s: %v", mailbox, user, err)
-	}
-	var out []interopSieveStored
-	if sel.NumMessages > 0 {
-		var all imap.SeqSet
-		all.AddRange(1, sel.NumMessages)
-		whole := &imap.FetchItemBodySection{Peek: true}
-		msgs, err := c.Fetch(all, &imap.FetchOptions{Envelope: true, BodySection: []*imap.FetchItemBodySection{whole}}).Collect()
-		if err != nil {
-			t.Fatalf("IMAP FETCH %s of %s: %v", mailbox, user, err)
-		}
-		for _, m := range msgs {
-			raw := string(m.FindBodySection(whole))
-			s := interopSieveStored{raw: raw}
-			if m.Envelope != nil {
-				s.subject = m.Envelope.Subject
-			}
-			if pm, err := mail.ReadMessage(strings.NewReader(raw)); err == nil {
-				s.header = pm.Header
-				b, _ := io.ReadAll(pm.Body)
-				s.body = string(b)
-			}
-			out = append(out, s)
-		}
-	}
-	if err := c.Logout().Wait(); err != nil {
-		t.Errorf("IMAP LOGOUT: %v", err)
-	}
-	return out
 }
 
 // interopWebAwaitMail polls mailbox until a message with subject is there
@@ -165,7 +104,7 @@ func interopWebAwaitMail(t *testing.T, addr, user, password, mailbox, subject st
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		msgs := interopWebMailbox(t, addr, user, password, mailbox)
+		msgs := interopIMAPMailbox(t, addr, user, password, mailbox)
 		if got := interopSieveWithSubject(msgs, subject); len(got) > 0 {
 			if len(got) > 1 {
 				t.Errorf("%d messages %q in %s of %s, want 1", len(got), subject, mailbox, user)
@@ -379,7 +318,7 @@ func TestInteropWebmail(t *testing.T) {
 		if !passed("admin creates user") {
 			t.Skip("the browser could not create the user")
 		}
-		msgs := interopWebMailbox(t, imaps, interopWebNewUser, interopWebNewPass, "INBOX")
+		msgs := interopIMAPMailbox(t, imaps, interopWebNewUser, interopWebNewPass, "INBOX")
 		if passed("live update") && len(interopSieveWithSubject(msgs, live["subject"])) != 1 {
 			t.Errorf("INBOX of %s holds %q, want juliet's %q", interopWebNewUser, interopSieveSubjects(msgs), live["subject"])
 		}
