@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/migrations"
 	"github.com/tidings/tidings/migrations/dbtest"
 )
 
@@ -33,6 +34,14 @@ var drivers = []struct {
 // client next to the CLI or a running server.
 func openTestStore(t *testing.T, environ []string) *accounts.Store {
 	t.Helper()
+	st, _ := openTestDB(t, environ)
+	return st
+}
+
+// openTestDB opens the database environ configures (closed at clean-up)
+// and the account store over it.
+func openTestDB(t *testing.T, environ []string) (*accounts.Store, *migrations.DB) {
+	t.Helper()
 	cfg, _, err := loadConfig("", environ)
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +55,7 @@ func openTestStore(t *testing.T, environ []string) *accounts.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st
+	return st, db
 }
 
 // login tries a password login (as IMAP) with a fresh store, so that no

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -39,19 +38,7 @@ func mailEnv(t *testing.T, extra ...string) []string {
 // openMail opens the message store environ configures, next to the CLI.
 func openMail(t *testing.T, environ []string) (*store.Store, *accounts.Store) {
 	t.Helper()
-	cfg, _, err := loadConfig("", environ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := openDatabase(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	acc, err := accounts.New(db, cfg.Accounts, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	acc, db := openTestDB(t, environ)
 	st, err := store.New(db, t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
