@@ -4,9 +4,9 @@ import (
 	"errors"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/mail/imapd/imapserver"
 	"github.com/tidings/tidings/mail/store"
 )
 

@@ -2,8 +2,8 @@ package imapd
 
 import (
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/tidings/tidings/mail/imapd/imapserver"
 	"github.com/tidings/tidings/mail/store"
 )
 

@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/tidings/tidings/mail/imapd/imapserver"
 	"github.com/tidings/tidings/mail/store"
 )
 

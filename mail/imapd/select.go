@@ -4,7 +4,8 @@ import (
 	"slices"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/tidings/tidings/mail/imapd/imapserver"
 )
 
 // selected is a session's selected mailbox.

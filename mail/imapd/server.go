@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/tidings/tidings/accounts"
 	"github.com/tidings/tidings/internal/connlimit"
+	"github.com/tidings/tidings/mail/imapd/imapserver"
 	"github.com/tidings/tidings/mail/store"
 )
 

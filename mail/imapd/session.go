@@ -10,9 +10,9 @@ import (
 	"sync/atomic"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/mail/imapd/imapserver"
 	"github.com/tidings/tidings/mail/store"
 )
 
