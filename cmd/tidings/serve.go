@@ -407,7 +407,7 @@ func (s *server) startSMTP(ctx context.Context) error {
 }
 
 func (s *server) startIMAP(ctx context.Context) error {
-	srv, err := imapd.New(s.cfg.IMAP, imapd.Deps{TLS: s.tls, Accounts: s.accounts, Store: s.store, Log: s.log})
+	srv, err := imapd.New(s.cfg.IMAP, imapd.Deps{TLS: s.tls, Accounts: s.accounts, Store: s.store, Log: s.log, Version: version})
 	if err != nil {
 		return err
 	}

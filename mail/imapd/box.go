@@ -159,7 +159,7 @@ func (b *box) expunged(uids []uint32) {
 		i, ok := b.indexOf(uid)
 		if ok {
 			b.msgs = slices.Delete(b.msgs, i, i+1)
-			b.tracker.QueueExpunge(uint32(i + 1))
+			b.tracker.QueueExpungeUID(uint32(i+1), imap.UID(uid))
 		} else if uid > b.lastUID() {
 			b.ahead[uid] = true
 		}
@@ -201,7 +201,7 @@ func (b *box) flagsLocked(uid uint32, modseq uint64, flags []string, source *ima
 	if b.noteKeywords(flags) {
 		b.tracker.QueueMailboxFlags(b.mailboxFlags())
 	}
-	b.tracker.QueueMessageFlags(uint32(i+1), imap.UID(uid), imapFlags(flags), source)
+	b.tracker.QueueMessageFlagsModSeq(uint32(i+1), imap.UID(uid), imapFlags(flags), modseq, source)
 }
 
 // storing announces a session's own flag change; end it with
@@ -241,9 +241,9 @@ func (b *box) resync(ctx context.Context, st *store.Store) error {
 		present[m.UID] = true
 	}
 	for i := len(b.msgs) - 1; i >= 0; i-- {
-		if !present[b.msgs[i].uid] {
+		if uid := b.msgs[i].uid; !present[uid] {
 			b.msgs = slices.Delete(b.msgs, i, i+1)
-			b.tracker.QueueExpunge(uint32(i + 1))
+			b.tracker.QueueExpungeUID(uint32(i+1), imap.UID(uid))
 		}
 	}
 	for _, m := range ms {

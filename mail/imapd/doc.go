@@ -1,8 +1,9 @@
 // Package imapd is the IMAP server: IMAP4rev2 (RFC 9051) and IMAP4rev1
 // (RFC 3501) on port 143 with STARTTLS and port 993 with implicit TLS
 // (RFC 8314), over the message store of mail/store. It implements the
-// Session interface of go-imap's imapserver, which parses commands and
-// writes responses; this package translates them into store calls.
+// Session interface of imapserver (go-imap's, forked in-tree), which
+// parses commands and writes responses; this package translates them into
+// store calls.
 //
 // Implementation notes:
 //   - Authentication: LOGIN and AUTHENTICATE PLAIN (RFC 4616) against
@@ -54,6 +55,15 @@
 //     their command ends, and closes what is left when the context ends.
 //   - Account events: a session whose user changed password, was disabled
 //     or deleted, or may no longer use IMAP is ended with BYE.
-//   - Not yet: CONDSTORE/QRESYNC (RFC 7162), QUOTA (RFC 9208), ID, SORT,
-//     THREAD, COMPRESS, NOTIFY, METADATA; go-imap beta.8 parses none of them.
+//   - CONDSTORE and QRESYNC (RFC 7162), QUOTA (RFC 9208) and ID (RFC 2971)
+//     need an in-tree fork of imapserver (./imapserver, FORK.md lists the
+//     changes). Every message has the MODSEQ of its last change and the
+//     store keeps (uid, modseq) of every expunged message, so VANISHED
+//     (EARLIER) is exact and seq-match data is ignored. HIGHESTMODSEQ at
+//     SELECT is the mailbox's as read before the session's state, never
+//     above what the session will be told. A STORE with .SILENT still
+//     answers with the new MODSEQ once CONDSTORE is on. The quota root is
+//     "" for the whole account (STORAGE in KiB), absent without a quota;
+//     SETQUOTA is refused (quotas are the administrator's).
+//   - Not yet: SORT, THREAD, COMPRESS, NOTIFY, METADATA.
 package imapd

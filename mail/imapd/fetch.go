@@ -58,6 +58,9 @@ func (x *session) fetchItems(w *imapserver.FetchWriter, sel *selected, items []i
 			if !ok {
 				continue // expunged meanwhile; its EXPUNGE is queued
 			}
+			if opt.ChangedSince != 0 && m.ModSeq <= opt.ChangedSince {
+				continue // CHANGEDSINCE (RFC 7162 §3.1.4.1)
+			}
 			if err := x.fetchOne(w, sel.box.id, it.seq, m, opt, seen[it.uid]); err != nil {
 				return err
 			}
@@ -118,6 +121,9 @@ func (x *session) fetchOne(w *imapserver.FetchWriter, boxID int64, seq uint32, m
 	rw.WriteUID(imap.UID(m.UID))
 	if opt.Flags || flagsChanged {
 		rw.WriteFlags(imapFlags(m.Flags))
+	}
+	if opt.ModSeq || flagsChanged && w.CondStoreEnabled() {
+		rw.WriteModSeq(m.ModSeq) // RFC 7162 §3.1.4.1; with changed flags once CONDSTORE is on (§3.2)
 	}
 	if opt.InternalDate {
 		rw.WriteInternalDate(m.InternalDate)

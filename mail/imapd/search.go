@@ -29,9 +29,6 @@ func (x *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, opt *i
 	if err != nil {
 		return nil, err
 	}
-	if usesModSeq(c) {
-		return nil, &imap.Error{Type: imap.StatusResponseTypeBad, Text: "MODSEQ searches need CONDSTORE, which is not offered"}
-	}
 	items := x.items(sel, imap.SeqSet{{Start: 1, Stop: 0}})
 	m := &matcher{x: x, sel: sel, c: c}
 	sel.box.mu.Lock()
@@ -69,6 +66,9 @@ func (x *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, opt *i
 				num = it.uid
 			} else {
 				seqs.AddNum(it.seq)
+			}
+			if usesModSeq(c) {
+				data.ModSeq = max(data.ModSeq, msg.ModSeq) // RFC 7162 §3.1.5
 			}
 			data.Min = minNonZero(data.Min, num)
 			data.Max = max(data.Max, num)
@@ -116,7 +116,8 @@ func (m *matcher) matchMessage(it item, msg *store.Message) (bool, error) {
 // §6.4.4: keys are ANDed).
 func (m *matcher) match(it item, msg *store.Message, c *imap.SearchCriteria) (bool, error) {
 	if !m.inSets(it, c) || !matchDay(msg.InternalDate, c.Since, c.Before) || !matchFlags(msg.Flags, c) ||
-		c.Larger != 0 && msg.Size <= c.Larger || c.Smaller != 0 && msg.Size >= c.Smaller {
+		c.Larger != 0 && msg.Size <= c.Larger || c.Smaller != 0 && msg.Size >= c.Smaller ||
+		c.ModSeq != nil && msg.ModSeq < c.ModSeq.ModSeq { // RFC 7162 §3.1.5: at least this MODSEQ
 		return false, nil
 	}
 	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {

@@ -46,6 +46,9 @@ func (x *session) Select(name string, opt *imap.SelectOptions) (_ *imap.SelectDa
 		NumMessages:    uint32(n),
 		UIDNext:        imap.UID(max(mb.UIDNext, last+1)),
 		UIDValidity:    mb.UIDValidity,
+		// Read before the mailbox state: a lower value than what the
+		// session sees is safe (the client asks again), a higher one not.
+		HighestModSeq: mb.HighestModSeq,
 	}, nil
 }
 

@@ -42,11 +42,13 @@ type Deps struct {
 	Accounts *accounts.Store // logins, and the account events that end sessions
 	Store    *store.Store    // the messages
 	Log      *slog.Logger    // may be nil
+	Version  string          // the server's version, for ID (RFC 2971)
 }
 
 // Server is the IMAP server. Create it with New, then call Serve once per
 // listener.
 type Server struct {
+	version     string
 	cfg         Config
 	limit       *connlimit.Limiter // connections per client address, across listeners
 	tls         *tls.Config
@@ -80,7 +82,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, limit: &connlimit.Limiter{Max: cfg.MaxConnsPerIP}, tls: d.TLS, accounts: d.Accounts, store: d.Store, log: log.With("proto", "imap"),
+	s := &Server{version: d.Version, cfg: cfg, limit: &connlimit.Limiter{Max: cfg.MaxConnsPerIP}, tls: d.TLS, accounts: d.Accounts, store: d.Store, log: log.With("proto", "imap"),
 		listeners: map[net.Listener]struct{}{}, sessions: map[*session]struct{}{},
 		users: map[int64]*userState{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -112,6 +114,11 @@ var capabilities = imap.CapSet{
 	imap.CapChildren:     {}, // RFC 3348
 	imap.CapSpecialUse:   {}, // RFC 6154
 	imap.CapBinary:       {}, // RFC 3516
+	imap.CapCondStore:    {}, // RFC 7162
+	imap.CapQResync:      {}, // RFC 7162
+	imap.CapQuota:        {}, // RFC 9208
+	"QUOTA=RES-STORAGE":  {}, // RFC 9208 §5.1
+	imap.CapID:           {}, // RFC 2971
 	// Not LITERAL+ (RFC 7888): imapserver refuses an APPEND literal above
 	// APPENDLIMIT before reading it, and for a non-synchronising literal
 	// it then parses the message text as commands of this user. With

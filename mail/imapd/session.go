@@ -40,6 +40,9 @@ type session struct {
 var (
 	_ imapserver.SessionIMAP4rev2   = (*session)(nil)
 	_ imapserver.SessionAppendLimit = (*session)(nil)
+	_ imapserver.SessionQResync     = (*session)(nil)
+	_ imapserver.SessionQuota       = (*session)(nil)
+	_ imapserver.SessionID          = (*session)(nil)
 )
 
 // IMAP replies of this package (response codes: RFC 5530).

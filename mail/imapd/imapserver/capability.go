@@ -45,6 +45,7 @@ func (c *Conn) availableCaps() []imap.Cap {
 			imap.CapLiteralMinus,
 		}...)
 	}
+	addAvailableCaps(&caps, available, []imap.Cap{imap.CapID}) // tidings: RFC 2971, in every state
 	if c.canStartTLS() {
 		caps = append(caps, imap.CapStartTLS)
 	}
@@ -88,6 +89,14 @@ func (c *Conn) availableCaps() []imap.Cap {
 
 		// Capabilities which require backend support and apply to both
 		// IMAP4rev1 and IMAP4rev2
+		// tidings: RFC 7162 and RFC 9208
+		addAvailableCaps(&caps, available, []imap.Cap{
+			imap.CapCondStore,
+			imap.CapQResync,
+			imap.CapQuota,
+			capQuotaResStorage,
+		})
+
 		addAvailableCaps(&caps, available, []imap.Cap{
 			imap.CapSpecialUse,
 			imap.CapCreateSpecialUse,

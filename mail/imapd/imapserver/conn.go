@@ -92,6 +92,31 @@ func (c *Conn) EnabledCaps() imap.CapSet {
 	return c.enabled.Copy()
 }
 
+// tidings: CondStoreEnabled reports whether CONDSTORE is on for this
+// connection: enabled by ENABLE (CONDSTORE or QRESYNC) or by the first
+// CONDSTORE-enabling command (RFC 7162 §3.1).
+func (c *Conn) CondStoreEnabled() bool {
+	c.mutex.Lock()
+	defer c.mutex.Unlock()
+	return c.enabled.Has(imap.CapCondStore)
+}
+
+// tidings: QResyncEnabled reports whether the client sent ENABLE QRESYNC:
+// VANISHED replaces EXPUNGE and FETCH responses carry the UID (RFC 7162 §3.2).
+func (c *Conn) QResyncEnabled() bool {
+	c.mutex.Lock()
+	defer c.mutex.Unlock()
+	return c.enabled.Has(imap.CapQResync)
+}
+
+// tidings: enableCondStore records a CONDSTORE-enabling command; the
+// server advertises CONDSTORE, so it is always allowed.
+func (c *Conn) enableCondStore() {
+	c.mutex.Lock()
+	c.enabled[imap.CapCondStore] = struct{}{}
+	c.mutex.Unlock()
+}
+
 func (c *Conn) serve() {
 	defer func() {
 		if v := recover(); v != nil {
@@ -149,6 +174,9 @@ func (c *Conn) serve() {
 	}
 	if _, ok := c.session.(SessionMove); !ok && caps.Has(imap.CapMove) {
 		panic("imapserver: server advertises MOVE but session doesn't support it")
+	}
+	if _, ok := c.session.(SessionQResync); !ok && caps.Has(imap.CapQResync) { // tidings
+		panic("imapserver: server advertises QRESYNC but session doesn't support it")
 	}
 	if _, ok := c.session.(SessionUnauthenticate); !ok && caps.Has(imap.CapUnauthenticate) {
 		panic("imapserver: server advertises UNAUTHENTICATE but session doesn't support it")
@@ -216,6 +244,10 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 	switch name {
 	case "NOOP", "CHECK":
 		err = c.handleNoop(dec)
+	case "ID": // tidings: RFC 2971
+		err = c.handleID(dec)
+	case "GETQUOTA", "GETQUOTAROOT", "SETQUOTA": // tidings: RFC 9208
+		err = c.handleQuota(dec, name)
 	case "LOGOUT":
 		err = c.handleLogout(dec)
 	case "CAPABILITY":
@@ -268,7 +300,8 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 	case "UID EXPUNGE":
 		err = c.handleUIDExpunge(dec)
 	case "STORE", "UID STORE":
-		err = c.handleStore(dec, numKind)
+		err = c.handleStore(tag, dec, numKind) // tidings: writes its own OK ([MODIFIED], RFC 7162)
+		sendOK = false
 	case "COPY", "UID COPY":
 		err = c.handleCopy(tag, dec, numKind)
 		sendOK = false
@@ -608,11 +641,20 @@ func (w *UpdateWriter) WriteMailboxFlags(flags []imap.Flag) error {
 
 // WriteMessageFlags writes a FETCH response with FLAGS.
 func (w *UpdateWriter) WriteMessageFlags(seqNum uint32, uid imap.UID, flags []imap.Flag) error {
+	return w.writeMessageFlags(seqNum, uid, flags, 0)
+}
+
+// tidings: writeMessageFlags adds MODSEQ once CONDSTORE is enabled
+// (RFC 7162 §3.2: every unsolicited FETCH then carries it).
+func (w *UpdateWriter) writeMessageFlags(seqNum uint32, uid imap.UID, flags []imap.Flag, modSeq uint64) error {
 	fetchWriter := &FetchWriter{conn: w.conn}
 	respWriter := fetchWriter.CreateMessage(seqNum)
 	if uid != 0 {
 		respWriter.WriteUID(uid)
 	}
 	respWriter.WriteFlags(flags)
+	if modSeq != 0 && w.conn.CondStoreEnabled() {
+		respWriter.WriteModSeq(modSeq)
+	}
 	return respWriter.Close()
 }

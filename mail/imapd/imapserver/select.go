@@ -9,12 +9,27 @@ import (
 
 func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) error {
 	var mailbox string
-	if !dec.ExpectSP() || !dec.ExpectMailbox(&mailbox) || !dec.ExpectCRLF() {
+	if !dec.ExpectSP() || !dec.ExpectMailbox(&mailbox) {
+		return dec.Err()
+	}
+	var params selectParams // tidings: CONDSTORE, QRESYNC (RFC 7162)
+	if dec.SP() {
+		if err := readSelectParams(dec, &params); err != nil {
+			return err
+		}
+	}
+	if !dec.ExpectCRLF() {
 		return dec.Err()
 	}
 
 	if err := c.checkState(imap.ConnStateAuthenticated); err != nil {
 		return err
+	}
+	if params.qresync != nil && !c.QResyncEnabled() { // tidings
+		return newClientBugError("The QRESYNC parameter requires ENABLE QRESYNC")
+	}
+	if params.condStore {
+		c.enableCondStore()
 	}
 
 	if c.state == imap.ConnStateSelected {
@@ -32,7 +47,7 @@ func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) er
 		}
 	}
 
-	options := imap.SelectOptions{ReadOnly: readOnly}
+	options := imap.SelectOptions{ReadOnly: readOnly, CondStore: params.condStore}
 	data, err := c.session.Select(mailbox, &options)
 	if err != nil {
 		return err
@@ -63,6 +78,9 @@ func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) er
 	if err := c.writePermanentFlags(data.PermanentFlags); err != nil {
 		return err
 	}
+	if err := c.writeHighestModSeq(data.HighestModSeq); err != nil { // tidings
+		return err
+	}
 	if data.List != nil {
 		if err := c.writeList(data.List); err != nil {
 			return err
@@ -71,6 +89,14 @@ func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) er
 
 	c.state = imap.ConnStateSelected
 	// TODO: forbid write commands in read-only mode
+
+	if q := params.qresync; q != nil && q.uidValidity == data.UIDValidity { // tidings
+		if err := c.qresyncSelect(q); err != nil {
+			c.session.Unselect()
+			c.state = imap.ConnStateAuthenticated
+			return err
+		}
+	}
 
 	var (
 		cmdName string

@@ -8,12 +8,20 @@ import (
 	"github.com/tidings/tidings/mail/imapd/imapserver/internal/imapwire"
 )
 
-func (c *Conn) handleStore(dec *imapwire.Decoder, numKind NumKind) error {
+func (c *Conn) handleStore(tag string, dec *imapwire.Decoder, numKind NumKind) error {
 	var (
 		numSet imap.NumSet
 		item   string
 	)
-	if !dec.ExpectSP() || !dec.ExpectNumSet(numKind.wire(), &numSet) || !dec.ExpectSP() || !dec.ExpectAtom(&item) || !dec.ExpectSP() {
+	if !dec.ExpectSP() || !dec.ExpectNumSet(numKind.wire(), &numSet) || !dec.ExpectSP() {
+		return dec.Err()
+	}
+	var options imap.StoreOptions // tidings: UNCHANGEDSINCE (RFC 7162 §3.1.3)
+	conditional, err := readStoreModifiers(dec, &options)
+	if err != nil {
+		return err
+	}
+	if !dec.ExpectAtom(&item) || !dec.ExpectSP() {
 		return dec.Err()
 	}
 	var flags []imap.Flag
@@ -69,10 +77,22 @@ func (c *Conn) handleStore(dec *imapwire.Decoder, numKind NumKind) error {
 	}
 
 	w := &FetchWriter{conn: c}
-	options := imap.StoreOptions{}
-	return c.session.Store(w, numSet, &imap.StoreFlags{
+	if conditional { // tidings
+		c.enableCondStore()
+		if options.UnchangedSince == 0 {
+			// Every message has a mod-sequence above 0: the test fails
+			// for all of them (RFC 7162 §3.1.3).
+			w.SetModified(numSet)
+			return c.storeDone(tag, w)
+		}
+	}
+	err = c.session.Store(w, numSet, &imap.StoreFlags{
 		Op:     op,
 		Silent: silent,
 		Flags:  flags,
 	}, &options)
+	if err != nil {
+		return err
+	}
+	return c.storeDone(tag, w)
 }

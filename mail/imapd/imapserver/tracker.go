@@ -72,6 +72,26 @@ func (t *MailboxTracker) QueueExpunge(seqNum uint32) {
 	t.queueUpdate(&trackerUpdate{expunge: seqNum}, nil)
 }
 
+// tidings: QueueExpungeUID is QueueExpunge with the message's UID, so that
+// sessions that enabled QRESYNC get VANISHED instead of EXPUNGE.
+func (t *MailboxTracker) QueueExpungeUID(seqNum uint32, uid imap.UID) {
+	if seqNum == 0 {
+		panic("imapserver: invalid expunge message sequence number")
+	}
+	t.queueUpdate(&trackerUpdate{expunge: seqNum, expungeUID: uid}, nil)
+}
+
+// tidings: QueueMessageFlagsModSeq is QueueMessageFlags with the message's
+// new mod-sequence, which sessions that enabled CONDSTORE get as MODSEQ.
+func (t *MailboxTracker) QueueMessageFlagsModSeq(seqNum uint32, uid imap.UID, flags []imap.Flag, modSeq uint64, source *SessionTracker) {
+	t.queueUpdate(&trackerUpdate{fetch: &trackerUpdateFetch{
+		seqNum: seqNum,
+		uid:    uid,
+		flags:  flags,
+		modSeq: modSeq,
+	}}, source)
+}
+
 // QueueNumMessages queues a new EXISTS update.
 func (t *MailboxTracker) QueueNumMessages(n uint32) {
 	// TODO: merge consecutive NumMessages updates
@@ -99,6 +119,7 @@ func (t *MailboxTracker) QueueMessageFlags(seqNum uint32, uid imap.UID, flags []
 
 type trackerUpdate struct {
 	expunge      uint32
+	expungeUID   imap.UID // tidings: for VANISHED (RFC 7162 §3.2.10); 0 if unknown
 	numMessages  uint32
 	mailboxFlags []imap.Flag
 	fetch        *trackerUpdateFetch
@@ -108,6 +129,7 @@ type trackerUpdateFetch struct {
 	seqNum uint32
 	uid    imap.UID
 	flags  []imap.Flag
+	modSeq uint64 // tidings: MODSEQ for CONDSTORE sessions; 0 if unknown
 }
 
 // SessionTracker tracks the state of a mailbox for an IMAP client.
@@ -168,9 +190,22 @@ func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 	}
 	t.mutex.Unlock()
 
-	for _, update := range updates {
+	for i := 0; i < len(updates); i++ {
+		update := updates[i]
 		var err error
 		switch {
+		case update.expunge != 0 && update.expungeUID != 0 && w.conn != nil && w.conn.QResyncEnabled():
+			// tidings: a run of expunges becomes one VANISHED (RFC 7162 §3.2.10)
+			var uids imap.UIDSet
+			uids.AddNum(update.expungeUID)
+			for i+1 < len(updates) && updates[i+1].expunge != 0 && updates[i+1].expungeUID != 0 {
+				i++
+				uids.AddNum(updates[i].expungeUID)
+			}
+			if !w.allowExpunge {
+				return fmt.Errorf("imapserver: EXPUNGE updates are not allowed in this context")
+			}
+			err = w.conn.writeVanished(uids, false)
 		case update.expunge != 0:
 			err = w.WriteExpunge(update.expunge)
 		case update.numMessages != 0:
@@ -178,7 +213,7 @@ func (t *SessionTracker) Poll(w *UpdateWriter, allowExpunge bool) error {
 		case update.mailboxFlags != nil:
 			err = w.WriteMailboxFlags(update.mailboxFlags)
 		case update.fetch != nil:
-			err = w.WriteMessageFlags(update.fetch.seqNum, update.fetch.uid, update.fetch.flags)
+			err = w.writeMessageFlags(update.fetch.seqNum, update.fetch.uid, update.fetch.flags, update.fetch.modSeq)
 		default:
 			panic(fmt.Errorf("imapserver: unknown tracker update %#v", update))
 		}
