@@ -15,7 +15,9 @@ import (
 )
 
 // TestImaplib runs Python's imaplib against the server: STARTTLS, LOGIN,
-// LIST, SELECT, FETCH, STORE, SEARCH, CLOSE, LOGOUT.
+// LIST, SELECT, FETCH, STORE, SEARCH, CLOSE, LOGOUT; and a second session
+// that resynchronises with ENABLE QRESYNC (unsolicited FETCH with MODSEQ,
+// VANISHED, SELECT … (QRESYNC …)), then GETQUOTAROOT and ID.
 func TestImaplib(t *testing.T) {
 	python, err := exec.LookPath("python3")
 	if err != nil {
@@ -53,6 +55,16 @@ func TestImaplib(t *testing.T) {
 		Seen         string   `json:"seen"`
 		UIDFrom      string   `json:"uid_from"`
 		Close        string   `json:"close"`
+		CapsAuth     []string `json:"caps_auth"`
+		Enabled      []string `json:"enabled"`
+		Highest      string   `json:"highestmodseq"`
+		VanishedLive []string `json:"vanished_live"`
+		FetchLive    []string `json:"fetch_live"`
+		QResync      string   `json:"qresync_select"`
+		VanishedOld  []string `json:"vanished_earlier"`
+		QResyncFetch []string `json:"qresync_fetch"`
+		QuotaRoot    string   `json:"quotaroot"`
+		ID           []string `json:"id"`
 		Logout       string   `json:"logout"`
 	}
 	if err := json.Unmarshal(out, &got); err != nil {
@@ -81,6 +93,29 @@ func TestImaplib(t *testing.T) {
 	}
 	if len(got.StoreResp) != 1 || !strings.Contains(got.StoreResp[0], `\Seen`) {
 		t.Errorf("STORE responses: %q", got.StoreResp)
+	}
+	// CONDSTORE/QRESYNC: message 2 (UID 2) was expunged by the first
+	// session and message 1 flagged, after the second one's SELECT.
+	for _, c := range []string{"CONDSTORE", "QRESYNC", "QUOTA", "ID"} {
+		if !slices.Contains(got.CapsAuth, c) {
+			t.Errorf("capability %s missing: %v", c, got.CapsAuth)
+		}
+	}
+	if !slices.Equal(got.Enabled, []string{"QRESYNC"}) || got.Highest == "" || got.QResync != "OK" || got.QuotaRoot != "OK" {
+		t.Errorf("ENABLE %q, HIGHESTMODSEQ %q, SELECT (QRESYNC) %s, GETQUOTAROOT %s", got.Enabled, got.Highest, got.QResync, got.QuotaRoot)
+	}
+	if !slices.Equal(got.VanishedLive, []string{"2"}) || !slices.Equal(got.VanishedOld, []string{"(EARLIER) 2"}) {
+		t.Errorf("VANISHED live %q, earlier %q", got.VanishedLive, got.VanishedOld)
+	}
+	if len(got.FetchLive) != 2 || !strings.Contains(got.FetchLive[0], "MODSEQ (") {
+		t.Errorf("unsolicited FETCH with CONDSTORE: %q", got.FetchLive)
+	}
+	if len(got.QResyncFetch) != 1 || !strings.Contains(got.QResyncFetch[0], `UID 1 `) || !strings.Contains(got.QResyncFetch[0], `\Flagged`) ||
+		!strings.Contains(got.QResyncFetch[0], "MODSEQ (") {
+		t.Errorf("QRESYNC FETCH: %q", got.QResyncFetch)
+	}
+	if len(got.ID) != 1 || !strings.Contains(got.ID[0], `"name" "Tidings"`) {
+		t.Errorf("ID: %q", got.ID)
 	}
 	// FETCH 2 (RFC822) set \Seen on message 2, STORE on message 1.
 	if got.Unseen != "" || got.Seen != "1 2" || got.UIDFrom != "1" {

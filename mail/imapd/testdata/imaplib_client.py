@@ -48,6 +48,40 @@ out["seen"] = data[0].decode()
 typ, data = m.uid("SEARCH", None, "FROM", "romeo")
 out["uid_from"] = data[0].decode()
 
+# A second session resynchronises with CONDSTORE/QRESYNC (RFC 7162) while
+# the first one changes the mailbox, then asks for its quota and says ID.
+m2 = imaplib.IMAP4(host, port, timeout=10)
+m2.starttls(ssl_context=ctx)
+m2.login(user, password)
+# imaplib keeps the capabilities it saw before login; ENABLE checks them.
+m2.capabilities = tuple(m2.capability()[1][-1].decode().upper().split())
+out["caps_auth"] = sorted(m2.capabilities)
+m2.enable("QRESYNC")
+out["enabled"] = [d.decode() for d in m2.response("ENABLED")[1] if d]
+m2.select("INBOX")
+uidvalidity = m2.response("UIDVALIDITY")[1][0].decode()
+highest = m2.response("HIGHESTMODSEQ")[1][0].decode()
+out["highestmodseq"] = highest
+
+m.store("1", "+FLAGS", "\\Flagged")
+m.store("2", "+FLAGS", "\\Deleted")
+m.expunge()
+m2.noop()
+out["vanished_live"] = [d.decode() for d in m2.response("VANISHED")[1] if d]
+out["fetch_live"] = [d.decode() for d in m2.response("FETCH")[1] if d]
+m2.close()
+
+typ, _ = m2._simple_command("SELECT", "INBOX (QRESYNC (%s %s))" % (uidvalidity, highest))
+out["qresync_select"] = typ
+out["vanished_earlier"] = [d.decode() for d in m2.response("VANISHED")[1] if d]
+out["qresync_fetch"] = [d.decode() for d in m2.response("FETCH")[1] if d]
+
+typ, data = m2.getquotaroot("INBOX")
+out["quotaroot"] = typ
+typ, _ = m2.xatom("ID", '("name" "imaplib")')
+out["id"] = [d.decode() for d in m2.response("ID")[1] if d]
+m2.logout()
+
 typ, _ = m.close()
 out["close"] = typ
 typ, _ = m.logout()
