@@ -181,27 +181,23 @@ func (w webSubmitter) Submit(ctx context.Context, from accounts.User, rcpts []st
 	}
 	env := delivery.Envelope{From: from.Address}
 	for _, to := range rcpts {
-		at := strings.LastIndexByte(to, '@')
-		if at <= 0 || at == len(to)-1 {
-			return fmt.Errorf("%q is not a mail address", to)
-		}
-		if !s.isLocalDomain(ctx, to[at+1:]) {
-			if _, err := accounts.NormalizeDomain(to[at+1:]); err != nil {
-				return fmt.Errorf("%q is not a mail address: %v", to, err)
-			}
-			env.Remote = append(env.Remote, to)
-			continue
-		}
-		u, err := s.accounts.Resolve(ctx, to)
-		var ne *accounts.NameError
+		u, local, err := delivery.ResolveRecipient(ctx, s.accounts, to)
 		switch {
-		case errors.Is(err, accounts.ErrNotFound) || errors.As(err, &ne) || err == nil && u.Disabled:
+		case errors.Is(err, delivery.ErrBadAddress):
+			return fmt.Errorf("%q is not a mail address", to)
+		case errors.Is(err, delivery.ErrNoRecipient):
 			return fmt.Errorf("there is no mailbox %s", to)
 		case err != nil:
 			return err
+		case !local:
+			if _, err := accounts.NormalizeDomain(to[strings.LastIndexByte(to, '@')+1:]); err != nil {
+				return fmt.Errorf("%q is not a mail address: %v", to, err)
+			}
+			env.Remote = append(env.Remote, to)
+		default:
+			env.Recipients = append(env.Recipients, u)
+			env.RcptTo = append(env.RcptTo, to)
 		}
-		env.Recipients = append(env.Recipients, u)
-		env.RcptTo = append(env.RcptTo, to)
 	}
 	received := fmt.Sprintf("Received: from webmail by %s with HTTPS\r\n\tfor <%s>; %s\r\n", s.cfg.Hostname,
 		from.Address, time.Now().Format(time.RFC1123Z))

@@ -164,26 +164,19 @@ func (x *session) checkOwner(addr string) error {
 
 func (x *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
 	defer func() { x.trace("RCPT TO:<"+to+">", err) }()
-	at := strings.LastIndexByte(to, '@')
-	if at <= 0 {
-		return x.fail(errBadAddress)
-	}
 	ctx, cancel := x.ctx()
 	defer cancel()
-	if !x.localDomain(ctx, to[at+1:]) {
-		return x.rcptRemote(to)
-	}
-	u, err := x.s.accounts.Resolve(ctx, to)
-	if errors.Is(err, accounts.ErrNotFound) || err == nil && u.Disabled {
+	u, local, err := delivery.ResolveRecipient(ctx, x.s.accounts, to)
+	switch {
+	case errors.Is(err, delivery.ErrBadAddress):
+		return x.fail(errBadAddress)
+	case errors.Is(err, delivery.ErrNoRecipient):
 		return x.fail(errNoUser)
-	}
-	var ne *accounts.NameError
-	if errors.As(err, &ne) {
-		return x.fail(errNoUser)
-	}
-	if err != nil {
+	case err != nil:
 		x.log.Error("resolving recipient", "to", to, "err", err)
 		return errTemporary
+	case !local:
+		return x.rcptRemote(to)
 	}
 	x.rcpts = append(x.rcpts, u)
 	x.rcptTo = append(x.rcptTo, to)
@@ -205,12 +198,6 @@ func (x *session) rcptRemote(to string) error {
 	}
 	x.relay = append(x.relay, to)
 	return nil
-}
-
-// localDomain reports whether mail for domain is ours to deliver.
-func (x *session) localDomain(ctx context.Context, domain string) bool {
-	d, err := x.s.accounts.Domain(ctx, domain)
-	return err == nil && d.MailEnabled
 }
 
 func (x *session) Data(r io.Reader) (err error) {
