@@ -15,7 +15,7 @@ import (
 
 func init() {
 	register("dns records", command{args: "DOMAIN", summary: "print the DNS records to publish for a domain", run: dnsRecords})
-	register("dns check", command{args: "DOMAIN", summary: "look up a domain's DNS records and say what is missing or wrong", run: dnsCheck})
+	register("dns check", command{args: "DOMAIN", summary: "look up a domain's DNS records, probe the ports they advertise, and say what is missing or wrong", run: dnsCheck})
 }
 
 // dnsRecord is one record to publish.
@@ -119,35 +119,88 @@ func zoneValue(r dnsRecord) string {
 }
 
 // errDNSProblems makes `dns check` exit non-zero.
-var errDNSProblems = errors.New("some records are missing or wrong")
+var errDNSProblems = errors.New("some records or ports need attention")
 
 func dnsCheck(ctx context.Context, e *env, args []string) error {
 	f := newFlags(e, "dns check", "DOMAIN")
+	noProbe := f.Bool("no-probe", false, "check the records only; do not connect to the ports they advertise")
+	timeout := f.Duration("probe-timeout", defaultProbeTimeout, "how long each port gets to connect, greet and finish TLS")
 	return f.run(ctx, e, args, 1, 1, func(s *cliStore, pos []string) error {
+		if *timeout <= 0 {
+			return usagef("--probe-timeout must be positive")
+		}
+		d, err := s.Domain(ctx, pos[0])
+		if err != nil {
+			return err
+		}
 		rs, err := records(ctx, s, pos[0])
 		if err != nil {
 			return err
 		}
 		res := s.cfg.resolver()
-		bad := 0
+		rep := dnsReport{records: len(rs), probed: !*noProbe}
 		for _, r := range rs {
 			if problem := checkRecord(ctx, res, r); problem != "" {
-				bad++
+				rep.badRecords++
 				fmt.Fprintf(e.stdout, "WRONG  %s %s: %s\n       publish: %s. IN %s %s\n", r.Type, r.Name, problem, r.Name, r.Type, zoneValue(r))
 			} else {
 				fmt.Fprintf(e.stdout, "ok     %s %s\n", r.Type, r.Name)
 			}
 		}
-		return summarize(e.stdout, bad, len(rs))
+		if rep.probed {
+			p := newProber(s.cfg, *timeout)
+			ts := p.plan(ctx, d.Name, d.MailEnabled, d.XMPPEnabled)
+			rep.count(e.stdout, ts, p.run(ctx, ts))
+		}
+		return rep.summarize(e.stdout)
 	})
 }
 
-func summarize(w io.Writer, bad, all int) error {
-	if bad > 0 {
-		fmt.Fprintf(w, "\n%d of %d records need attention (see 'tidings dns records').\n", bad, all)
+// dnsReport counts what `dns check` found.
+type dnsReport struct {
+	records, badRecords    int
+	probed                 bool
+	probes, failed, warned int
+}
+
+// count prints the probes' results, one line each, and counts them.
+func (r *dnsReport) count(w io.Writer, ts []probeTarget, res []probeResult) {
+	if len(ts) > 0 {
+		fmt.Fprintln(w)
+	}
+	for i, t := range ts {
+		r.probes++
+		switch res[i].status {
+		case probeFail:
+			r.failed++
+		case probeWarn:
+			r.warned++
+		}
+		fmt.Fprintf(w, "%-7s%s: %s\n", res[i].status, t, res[i].detail)
+	}
+}
+
+func (r dnsReport) summarize(w io.Writer) error {
+	fmt.Fprintln(w)
+	if r.badRecords > 0 {
+		fmt.Fprintf(w, "%d of %d records need attention (see 'tidings dns records').\n", r.badRecords, r.records)
+	} else {
+		fmt.Fprintf(w, "all %d records are in place.\n", r.records)
+	}
+	switch {
+	case !r.probed:
+	case r.probes == 0:
+		fmt.Fprintln(w, "no ports to probe: the records advertise none.")
+	case r.failed > 0:
+		fmt.Fprintf(w, "%d of %d ports do not answer as they should.\n", r.failed, r.probes)
+	case r.warned > 0:
+		fmt.Fprintf(w, "all %d ports answer, %d with warnings.\n", r.probes, r.warned)
+	default:
+		fmt.Fprintf(w, "all %d ports answer.\n", r.probes)
+	}
+	if r.badRecords > 0 || r.failed > 0 {
 		return errDNSProblems
 	}
-	fmt.Fprintf(w, "\nall %d records are in place.\n", all)
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/internal/mutf7"
 	"github.com/tidings/tidings/mail/store"
 )
 
@@ -40,6 +41,10 @@ import (
 // T → \Draft, D → \Deleted) and X-Keywords header fields are read into
 // flags and removed from the stored message, as Dovecot does; export writes
 // them back.
+//
+// Maildir++ folder names: .A.B is the mailbox A/B, and names are IMAP
+// modified UTF-7 (internal/mutf7) both ways, as Dovecot and Courier keep
+// them.
 
 func init() {
 	register("mail import", command{args: "USER PATH [--mailbox NAME]", summary: "import a Maildir (Maildir++ folders too) or an mbox file", run: mailImport})
@@ -233,7 +238,10 @@ var maildirFlags = []struct {
 }{{'D', `\Draft`}, {'F', `\Flagged`}, {'R', `\Answered`}, {'S', `\Seen`}, {'T', `\Deleted`}}
 
 // maildir imports root (cur/ new/) as INBOX, or parent when given, and its
-// Maildir++ folders .A.B as A/B (below parent).
+// Maildir++ folders .A.B as A/B (below parent). Folder names are modified
+// UTF-7 (RFC 3501 §5.1.3), as Dovecot and Courier write them: .Entw&APw-rfe
+// is Entwürfe. A name that is not valid modified UTF-7 (written by another
+// tool, e.g. ".R&D" or raw UTF-8) is taken as it is.
 func (im *importer) maildir(root, parent string) error {
 	entries, err := os.ReadDir(root)
 	if err != nil {
@@ -253,7 +261,7 @@ func (im *importer) maildir(root, parent string) error {
 		if !isMaildir(dir) {
 			continue
 		}
-		box := strings.ReplaceAll(n[1:], ".", store.Separator)
+		box := maildirFolderName(n[1:])
 		if parent != "" {
 			box = parent + store.Separator + box
 		}
@@ -273,6 +281,14 @@ func (im *importer) maildir(root, parent string) error {
 		}
 	}
 	return nil
+}
+
+// maildirFolderName is the mailbox of Maildir++ folder .name.
+func maildirFolderName(name string) string {
+	if d, err := mutf7.Decode(name); err == nil {
+		name = d
+	}
+	return strings.ReplaceAll(name, ".", store.Separator)
 }
 
 func isMaildir(dir string) bool {
@@ -756,14 +772,15 @@ func mailExport(ctx context.Context, e *env, args []string) error {
 }
 
 // maildirPath is where a mailbox goes in a Maildir++ tree: INBOX at the
-// root, A/B in .A.B (a dot in a name becomes _: Maildir++ has no escape).
+// root, A/B in .A.B (a dot in a name becomes _: Maildir++ has no escape),
+// names in modified UTF-7 as Dovecot writes them (Entwürfe in .Entw&APw-rfe).
 func maildirPath(root, name string) string {
 	if name == "INBOX" {
 		return root
 	}
 	parts := strings.Split(name, store.Separator)
 	for i, p := range parts {
-		parts[i] = strings.ReplaceAll(p, ".", "_")
+		parts[i] = mutf7.Encode(strings.ReplaceAll(p, ".", "_"))
 	}
 	return filepath.Join(root, "."+strings.Join(parts, "."))
 }

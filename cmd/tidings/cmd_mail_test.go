@@ -228,6 +228,63 @@ func TestMailImportExport(t *testing.T) {
 	}
 }
 
+// TestMailFolderNames: Maildir++ folder names are modified UTF-7, as
+// Dovecot writes them; names that are not (written by other tools) are
+// taken as they are; export writes the canonical encoding, and importing
+// the export gives the same mailboxes.
+func TestMailFolderNames(t *testing.T) {
+	t.Parallel()
+	environ := mailEnv(t)
+	const juliet = "juliet@capulet.example"
+	md := filepath.Join(t.TempDir(), "Maildir")
+	os.MkdirAll(filepath.Join(md, "cur"), 0o700)
+	folders := []struct{ dir, box, exported string }{
+		{".Entw&APw-rfe", "Entwürfe", ".Entw&APw-rfe"},
+		{".Archiv.2024.Gel&APY-scht", "Archiv/2024/Gelöscht", ".Archiv.2024.Gel&APY-scht"},
+		{".&BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1-", "Отправленные", ".&BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1-"},
+		{".Caf&AOk-&AOk-", "Caféé", ".Caf&AOkA6Q-"}, // two runs in a row: read, written as one
+		{".R&D", "R&D", ".R&-D"},       // not modified UTF-7: as it is
+		{".Käse", "Käse", ".K&AOQ-se"}, // raw UTF-8 (Dovecot's UTF8 option)
+	}
+	t0 := time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
+	for i, f := range folders {
+		writeMaildirMessage(t, filepath.Join(md, f.dir, "cur", fmt.Sprintf("%d.M%d.host:2,S", t0.Unix()+int64(i), i)),
+			"Subject: "+f.box+"\n\nin "+f.box+"\n", t0.Add(time.Duration(i)*time.Minute))
+	}
+	if r := runCmd(t, environ, nil, "mail", "import", juliet, md); r.code != 0 || !strings.Contains(r.stdout, "imported 6 messages into 6 mailboxes, skipped 0") {
+		t.Fatalf("import: %s", r)
+	}
+	st, acc := openMail(t, environ)
+	got := dump(t, st, acc, juliet)
+	var boxes []string
+	for _, m := range got {
+		boxes = append(boxes, m.Mailbox)
+	}
+	for _, f := range folders {
+		if !slices.Contains(boxes, f.box) {
+			t.Errorf("no message in %q: %v", f.box, boxes)
+		}
+	}
+
+	out := filepath.Join(t.TempDir(), "export")
+	if r := runCmd(t, environ, nil, "mail", "export", juliet, out); r.code != 0 {
+		t.Fatalf("export: %s", r)
+	}
+	for _, f := range folders {
+		if fi, err := os.Stat(filepath.Join(out, f.exported, "cur")); err != nil || !fi.IsDir() {
+			t.Errorf("%s: not exported as %s: %v", f.box, f.exported, err)
+		}
+	}
+	env2 := mailEnv(t)
+	if r := runCmd(t, env2, nil, "mail", "import", juliet, out); r.code != 0 {
+		t.Fatalf("re-import: %s", r)
+	}
+	st2, acc2 := openMail(t, env2)
+	if again := dump(t, st2, acc2, juliet); !slices.Equal(again, got) {
+		t.Errorf("round trip:\n%s\nwant:\n%s", fmtMessages(again), fmtMessages(got))
+	}
+}
+
 func fmtMessages(ms []storedMessage) string {
 	var b strings.Builder
 	for _, m := range ms {

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/internal/testdns"
 	"github.com/tidings/tidings/mail/imapd"
 	"github.com/tidings/tidings/mail/queue"
 	"github.com/tidings/tidings/mail/store"
@@ -142,8 +143,8 @@ func TestWebStats(t *testing.T) {
 // that has some of them.
 func TestWebDNS(t *testing.T) {
 	s := adapterServer(t)
-	z := startZone(t)
-	s.cfg.Resolver = z.addr
+	z := testdns.Start(t)
+	s.cfg.Resolver = z.Addr
 	ctx := context.Background()
 	d := webDNS{s}
 	if _, err := d.Records(ctx, "nowhere.example", false); !errors.Is(err, accounts.ErrNotFound) {
@@ -165,9 +166,9 @@ func TestWebDNS(t *testing.T) {
 	if mx.Value != "10 mail.capulet.example." {
 		t.Fatalf("MX: %+v", mx)
 	}
-	z.publish(t, dnsRecord{Name: "capulet.example", Type: "MX", Value: "10 mail.capulet.example."})
-	z.publish(t, dnsRecord{Name: "capulet.example", Type: "TXT", Value: "v=spf1 mx -all"})
-	z.publish(t, dnsRecord{Name: "_dmarc.capulet.example", Type: "TXT", Value: "v=DKIM1; not a DMARC policy"})
+	publish(t, z, dnsRecord{Name: "capulet.example", Type: "MX", Value: "10 mail.capulet.example."})
+	publish(t, z, dnsRecord{Name: "capulet.example", Type: "TXT", Value: "v=spf1 mx -all"})
+	publish(t, z, dnsRecord{Name: "_dmarc.capulet.example", Type: "TXT", Value: "v=DKIM1; not a DMARC policy"})
 	checked, err := d.Records(ctx, "capulet.example", true)
 	if err != nil || len(checked) != len(rs) {
 		t.Fatalf("check: %v %+v", err, checked)
@@ -185,7 +186,7 @@ func TestWebDNS(t *testing.T) {
 			t.Errorf("%s: %q, want %q (all: %v)", k, got[k], want, got)
 		}
 	}
-	z.publish(t, dnsRecord{Name: "_imaps._tcp.capulet.example", Type: "SRV", Value: "0 1 993 elsewhere.example."})
+	publish(t, z, dnsRecord{Name: "_imaps._tcp.capulet.example", Type: "SRV", Value: "0 1 993 elsewhere.example."})
 	checked, _ = d.Records(ctx, "capulet.example", true)
 	for _, r := range checked {
 		if r.Name == "_imaps._tcp.capulet.example" && (r.Status != "differs" || !strings.Contains(r.Found, "no SRV record with target mail.capulet.example.")) {
