@@ -73,3 +73,20 @@ func (x *session) Quota(root string) (_ []imapserver.QuotaResource, err error) {
 	}
 	return []imapserver.QuotaResource{{Type: imap.QuotaResourceStorage, Usage: (used + 1023) / 1024, Limit: int64(u.Quota) / 1024}}, nil
 }
+
+// changedSince keeps the items whose last announced MODSEQ is above
+// modSeq, so that CHANGEDSINCE (and QRESYNC's SELECT) reads only those
+// from the store. A change the mailbox state has not applied yet is left
+// out here, but it reaches the session as an unsolicited FETCH with its
+// MODSEQ once applied.
+func (b *box) changedSince(items []item, modSeq uint64) []item {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := items[:0:0]
+	for _, it := range items {
+		if i, ok := b.indexOf(it.uid); ok && b.msgs[i].modseq > modSeq {
+			out = append(out, it)
+		}
+	}
+	return out
+}

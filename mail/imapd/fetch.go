@@ -30,6 +30,9 @@ func (x *session) Fetch(w *imapserver.FetchWriter, set imap.NumSet, opt *imap.Fe
 		return err
 	}
 	items := x.items(sel, set)
+	if opt.ChangedSince != 0 {
+		items = sel.box.changedSince(items, opt.ChangedSince)
+	}
 	if len(items) == 0 {
 		return nil
 	}
