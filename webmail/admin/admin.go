@@ -88,8 +88,15 @@ func (h *console) routes() []route {
 		{"GET /admin/queue/{id}/drop", h.confirmDrop},
 		{"POST /admin/queue/{id}/drop", h.dropQueued},
 
-		// Anything else under /admin/: 404 for administrators, 403 for others.
-		{"/admin/", func(http.ResponseWriter, *http.Request, *web.Ctx) error { return web.NotFound }},
+		// Anything else under /admin/: 404 for administrators (a GET of a
+		// page with a trailing slash is redirected to it), 403 for others.
+		{"/admin/", func(w http.ResponseWriter, r *http.Request, _ *web.Ctx) error {
+			if p := r.URL.Path; r.Method == http.MethodGet && p != "/admin/" && strings.HasSuffix(p, "/") {
+				http.Redirect(w, r, strings.TrimRight(p, "/"), http.StatusSeeOther)
+				return nil
+			}
+			return web.NotFound
+		}},
 	}
 }
 

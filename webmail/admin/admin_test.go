@@ -223,6 +223,13 @@ func TestAccessControl(t *testing.T) {
 			}
 		})
 	}
+	// A console page asked for with a trailing slash is redirected to it.
+	if res := f.admin.Get("/admin/users/"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/users" {
+		t.Errorf("GET /admin/users/: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res := f.admin.Get("/admin/nothing"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /admin/nothing: %d", res.StatusCode)
+	}
 	// Nothing was changed by the refused requests.
 	ctx := context.Background()
 	if _, err := f.Accounts.User(ctx, f.Romeo.Address); err != nil {

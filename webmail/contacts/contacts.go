@@ -53,10 +53,7 @@ func Mount(a *web.App) error {
 		return err
 	}
 	s := &section{app: a, ps: ps}
-	a.Page("GET /contacts", func(w http.ResponseWriter, r *http.Request, c *web.Ctx) error {
-		http.Redirect(w, r, "/contacts/", http.StatusSeeOther)
-		return nil
-	})
+	a.Redirect("GET /contacts", "/contacts/")
 	a.Page("GET /contacts/{$}", s.list)
 	a.Page("POST /contacts/{$}", s.create)
 	a.Page("GET /contacts/new", s.newForm)

@@ -50,10 +50,7 @@ func Mount(a *web.App) error {
 		return err
 	}
 	s := &section{app: a, ps: ps}
-	a.Page("GET /settings", func(w http.ResponseWriter, r *http.Request, c *web.Ctx) error {
-		http.Redirect(w, r, "/settings/", http.StatusSeeOther)
-		return nil
-	})
+	a.Redirect("GET /settings", "/settings/")
 	a.Page("GET /settings/{$}", s.show)
 	a.Page("POST /settings/password", s.password)
 	a.Page("POST /settings/profile", s.profile)

@@ -218,6 +218,15 @@ func (a *App) Public(pattern string, h http.HandlerFunc) { a.mux.HandleFunc(patt
 // requests are redirected to the login page and others get 401.
 func (a *App) Page(pattern string, h Handler) { a.mux.Handle(pattern, a.wrap(h, false)) }
 
+// Redirect registers a signed-in GET of pattern that redirects to to, such
+// as a section's "GET /contacts" → "/contacts/".
+func (a *App) Redirect(pattern, to string) {
+	a.Page(pattern, func(w http.ResponseWriter, r *http.Request, _ *Ctx) error {
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return nil
+	})
+}
+
 // AdminPage registers a handler for administrators; signed-in users who are
 // not get 403.
 func (a *App) AdminPage(pattern string, h Handler) { a.mux.Handle(pattern, a.wrap(h, true)) }
