@@ -27,7 +27,8 @@ import (
 )
 
 // The federation interop test proves XMPP server-to-server (xmpp/s2s)
-// against Prosody (Debian package prosody), a server nobody here wrote:
+// against Prosody (Debian package prosody), a server nobody here wrote
+// (interop_s2s_ejabberd_test.go runs the same against ejabberd):
 // montague.example is hosted on Prosody with the user romeo, capulet.example on
 // the real binary with juliet. Both servers find each other only through
 // _xmpp-server._tcp SRV records served by the test's DNS server
@@ -57,12 +58,42 @@ const (
 
 // s2sMode is one run of the federation test.
 type s2sMode struct {
-	name       string
-	ca         bool   // certificates from a private CA, SASL EXTERNAL required
-	prosodyIP  string // Prosody's c2s and s2s listeners
-	tidingsIP  string // Tidings' c2s and s2s listeners
-	wantAuth   string // what Tidings logs for its links: auth=...
-	secureAuth string // Prosody's s2s_secure_auth
+	name      string
+	ca        bool   // certificates from a private CA, SASL EXTERNAL required
+	peerIP    string // the peer server's c2s and s2s listeners
+	tidingsIP string // Tidings' c2s and s2s listeners
+	wantAuth  string // what Tidings logs for its links: auth=...
+	// literalTarget: capulet's SRV record names Tidings' address itself
+	// ("127.0.0.76.") rather than a host with an A record, for peers that
+	// look SRV targets up with the system's resolver (ejabberd).
+	literalTarget bool
+}
+
+// s2sPeer is the server hosting montague.example (Prosody, ejabberd).
+type s2sPeer interface {
+	// tempDir returns a temporary directory the server's user owns,
+	// removed at clean-up.
+	tempDir(t *testing.T) string
+	// start writes the server's configuration into c.dir, starts it,
+	// registers s2sRomeo with s2sPassword and waits until its c2s port
+	// answers. Clean-up stops it by PID.
+	start(t *testing.T, c s2sPeerConfig)
+}
+
+// s2sAuthChecker is a peer that can tell how it authenticated the links
+// ("dialback" or "external").
+type s2sAuthChecker interface {
+	checkAuth(t *testing.T, dir, auth string)
+}
+
+// s2sPeerConfig is what the peer server is started with.
+type s2sPeerConfig struct {
+	dir              string // holds montague.crt and montague.key
+	ip               string // listeners' address
+	c2sPort, s2sPort int
+	dns              string // the test's DNS server, host:port: the only resolver
+	cafile           string // certificates trusted for peers
+	secure           bool   // valid certificates only (SASL EXTERNAL), no dialback
 }
 
 // Tidings' log lines for established links, with how they authenticated.
@@ -77,41 +108,47 @@ func TestInteropS2SProsody(t *testing.T) {
 	}
 	t.Parallel()
 	for _, m := range []s2sMode{
-		{name: "dialback", prosodyIP: "127.0.0.71", tidingsIP: "127.0.0.72", wantAuth: "dialback", secureAuth: "false"},
-		{name: "external", ca: true, prosodyIP: "127.0.0.73", tidingsIP: "127.0.0.74", wantAuth: "external", secureAuth: "true"},
+		{name: "dialback", peerIP: "127.0.0.71", tidingsIP: "127.0.0.72", wantAuth: "dialback"},
+		{name: "external", ca: true, peerIP: "127.0.0.73", tidingsIP: "127.0.0.74", wantAuth: "external"},
 	} {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
-			testS2SProsody(t, m)
+			testS2S(t, m, interopProsody(t))
 		})
 	}
 }
 
-func testS2SProsody(t *testing.T, m s2sMode) {
+// testS2S runs the Juliet-and-Romeo scenario between the binary
+// (capulet.example) and peer (montague.example).
+func testS2S(t *testing.T, m s2sMode, peer s2sPeer) {
 	python, _ := interopSlixmpp(t)
-	prosody := interopProsody(t)
 	start := time.Now()
 	bin := binary(t)
-	if ln, err := net.Listen("tcp", m.prosodyIP+":0"); err != nil {
-		t.Skipf("no loopback address %s (Linux routes all of 127/8 to lo): %v", m.prosodyIP, err)
+	if ln, err := net.Listen("tcp", m.peerIP+":0"); err != nil {
+		t.Skipf("no loopback address %s (Linux routes all of 127/8 to lo): %v", m.peerIP, err)
 	} else {
 		ln.Close()
 	}
 
-	// Ports: Prosody's must be chosen before it starts; Tidings' s2s port
+	// Ports: the peer's must be chosen before it starts; Tidings' s2s port
 	// goes into the DNS records, which are fixed when the server starts.
-	ports := freePorts(t, m.prosodyIP, 2)
-	prosodyC2S, prosodyS2S := ports[0], ports[1]
+	ports := freePorts(t, m.peerIP, 2)
+	pc := s2sPeerConfig{ip: m.peerIP, c2sPort: ports[0], s2sPort: ports[1], secure: m.ca}
 	tidingsS2S := freePorts(t, m.tidingsIP, 1)[0]
+	target := "xmpp.capulet.example."
+	if m.literalTarget {
+		target = m.tidingsIP + "."
+	}
 	d := testdns.Start(t,
-		"_xmpp-server._tcp.capulet.example. 60 IN SRV 0 5 "+strconv.Itoa(tidingsS2S)+" xmpp.capulet.example.",
+		"_xmpp-server._tcp.capulet.example. 60 IN SRV 0 5 "+strconv.Itoa(tidingsS2S)+" "+target,
 		"xmpp.capulet.example. 60 IN A "+m.tidingsIP,
-		"_xmpp-server._tcp.montague.example. 60 IN SRV 0 5 "+strconv.Itoa(prosodyS2S)+" xmpp.montague.example.",
-		"xmpp.montague.example. 60 IN A "+m.prosodyIP,
+		"_xmpp-server._tcp.montague.example. 60 IN SRV 0 5 "+strconv.Itoa(pc.s2sPort)+" xmpp.montague.example.",
+		"xmpp.montague.example. 60 IN A "+m.peerIP,
 	)
+	pc.dns = d.Addr
 
 	// Certificates: self-signed for each, or both from one private CA.
-	dir := prosody.tempDir(t)
+	pc.dir = peer.tempDir(t)
 	tdir := t.TempDir()
 	extra := []string{
 		"TIDINGS_RESOLVER=" + d.Addr,
@@ -120,27 +157,23 @@ func testS2SProsody(t *testing.T, m s2sMode) {
 		"TIDINGS_XMPP_C2S_POST_AUTH_BYTES_PER_SECOND=0",
 		"TIDINGS_XMPP_S2S_CONNECT_TIMEOUT=20s",
 	}
-	cafile := filepath.Join(dir, "montague.crt") // self-signed: trusts nothing but itself
+	pc.cafile = filepath.Join(pc.dir, "montague.crt") // self-signed: trusts nothing but itself
 	if m.ca {
 		ca := newTestCA(t)
-		ca.issue(t, filepath.Join(dir, "montague"), "montague.example", "xmpp.montague.example")
+		ca.issue(t, filepath.Join(pc.dir, "montague"), "montague.example", "xmpp.montague.example")
 		ca.issue(t, filepath.Join(tdir, "capulet"), "capulet.example", testHostname)
-		cafile = filepath.Join(dir, "ca.crt")
-		writeFile(t, cafile, ca.pem)
+		pc.cafile = filepath.Join(pc.dir, "ca.crt")
+		writeFile(t, pc.cafile, ca.pem)
 		extra = append(extra,
 			"TIDINGS_TLS_CERT_FILE="+filepath.Join(tdir, "capulet.crt"),
 			"TIDINGS_TLS_KEY_FILE="+filepath.Join(tdir, "capulet.key"),
-			"TIDINGS_XMPP_S2S_CA_FILE="+cafile,
+			"TIDINGS_XMPP_S2S_CA_FILE="+pc.cafile,
 			"TIDINGS_XMPP_S2S_REQUIRE_VALID_CERTS=true",
 		)
 	} else {
-		selfSigned(t, filepath.Join(dir, "montague"), "montague.example", "xmpp.montague.example")
+		selfSigned(t, filepath.Join(pc.dir, "montague"), "montague.example", "xmpp.montague.example")
 	}
-
-	prosody.start(t, dir, map[string]string{
-		"IP": m.prosodyIP, "C2S_PORT": strconv.Itoa(prosodyC2S), "S2S_PORT": strconv.Itoa(prosodyS2S),
-		"DNS": strings.Replace(d.Addr, ":", "@", 1), "SECURE_AUTH": m.secureAuth, "CAFILE": cafile,
-	}, "romeo", "montague.example", s2sPassword)
+	peer.start(t, pc)
 
 	environ := testEnv(t, extra...)
 	proc := startServeProc(t, bin, environ)
@@ -155,7 +188,7 @@ func testS2SProsody(t *testing.T, m s2sMode) {
 
 	cfg, _ := json.Marshal(map[string]any{
 		"juliet": s2sJuliet, "romeo": s2sRomeo, "password": s2sPassword,
-		"juliet_host": host, "juliet_port": tport, "romeo_host": m.prosodyIP, "romeo_port": prosodyC2S,
+		"juliet_host": host, "juliet_port": tport, "romeo_host": m.peerIP, "romeo_port": pc.c2sPort,
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
@@ -178,6 +211,9 @@ func testS2SProsody(t *testing.T, m s2sMode) {
 		if got == nil || got[1] != m.wantAuth {
 			t.Errorf("%s: %q, want auth=%s; log:\n%s", re, got, m.wantAuth, log)
 		}
+	}
+	if c, ok := peer.(s2sAuthChecker); ok {
+		c.checkAuth(t, pc.dir, m.wantAuth)
 	}
 	if strings.Contains(log, "level=ERROR") || strings.Contains(log, "panic") {
 		t.Errorf("errors in the server log:\n%s", log)
@@ -255,25 +291,17 @@ func (p *prosodyBin) command(dir, name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// start writes dir/prosody.cfg.lua from the template with vars (and DIR),
-// registers the user, starts Prosody in the foreground and waits until its
-// c2s port answers. Clean-up stops it by PID with SIGTERM.
-func (p *prosodyBin) start(t *testing.T, dir string, vars map[string]string, localpart, domain, password string) {
+// start writes dir/prosody.cfg.lua from the template, registers romeo,
+// starts Prosody in the foreground and waits until its c2s port answers.
+// Clean-up stops it by PID with SIGTERM.
+func (p *prosodyBin) start(t *testing.T, c s2sPeerConfig) {
 	t.Helper()
-	tmpl, err := os.ReadFile(filepath.Join("testdata", "s2s", "prosody.cfg.lua"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	vars["DIR"] = dir
-	cfg := string(tmpl)
-	for k, v := range vars {
-		cfg = strings.ReplaceAll(cfg, "@@"+k+"@@", v)
-	}
-	if i := strings.Index(cfg, "@@"); i >= 0 {
-		t.Fatalf("prosody.cfg.lua: placeholder left: %.40s", cfg[i:])
-	}
+	dir := c.dir
 	cfgFile := filepath.Join(dir, "prosody.cfg.lua")
-	writeFile(t, cfgFile, []byte(cfg))
+	writeTemplate(t, "prosody.cfg.lua", cfgFile, map[string]string{
+		"DIR": dir, "IP": c.ip, "C2S_PORT": strconv.Itoa(c.c2sPort), "S2S_PORT": strconv.Itoa(c.s2sPort),
+		"DNS": strings.Replace(c.dns, ":", "@", 1), "SECURE_AUTH": strconv.FormatBool(c.secure), "CAFILE": c.cafile,
+	})
 	for _, sub := range []string{"data", "certs"} { // certs: Prosody indexes it at start
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
 			t.Fatal(err)
@@ -290,7 +318,8 @@ func (p *prosodyBin) start(t *testing.T, dir string, vars map[string]string, loc
 			t.Fatal(err)
 		}
 	}
-	reg := p.command(dir, p.prosodyctl, "--config", cfgFile, "register", localpart, domain, password)
+	localpart, domain, _ := strings.Cut(s2sRomeo, "@")
+	reg := p.command(dir, p.prosodyctl, "--config", cfgFile, "register", localpart, domain, s2sPassword)
 	if out, err := reg.CombinedOutput(); err != nil {
 		t.Fatalf("prosodyctl register: %v\n%s", err, out)
 	}
@@ -324,7 +353,7 @@ func (p *prosodyBin) start(t *testing.T, dir string, vars map[string]string, loc
 			t.Logf("Prosody (pid %d) output:\n%s\nlog (tail):\n%s", cmd.Process.Pid, output.String(), p.logTail(dir))
 		}
 	})
-	addr := net.JoinHostPort(vars["IP"], vars["C2S_PORT"])
+	addr := net.JoinHostPort(c.ip, strconv.Itoa(c.c2sPort))
 	ok := eventually(15*time.Second, func() bool {
 		select {
 		case <-done:
@@ -374,6 +403,24 @@ func freePorts(t *testing.T, ip string, n int) []int {
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports
+}
+
+// writeTemplate fills in testdata/s2s/name (placeholders NAME between
+// double at-signs) with vars and writes it to file.
+func writeTemplate(t *testing.T, name, file string, vars map[string]string) {
+	t.Helper()
+	tmpl, err := os.ReadFile(filepath.Join("testdata", "s2s", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(tmpl)
+	for k, v := range vars {
+		cfg = strings.ReplaceAll(cfg, "@@"+k+"@@", v)
+	}
+	if i := strings.Index(cfg, "@@"); i >= 0 {
+		t.Fatalf("%s: placeholder left: %.40s", name, cfg[i:])
+	}
+	writeFile(t, file, []byte(cfg))
 }
 
 func writeFile(t *testing.T, name string, data []byte) {

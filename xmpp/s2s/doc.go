@@ -22,6 +22,10 @@
 // verified on that stream; anything else ends the stream with invalid-from,
 // a 'to' that is not a hosted domain with XMPP on with host-unknown.
 //
+// Elements of the stream and dialback namespaces go out with the prefixes
+// of our stream header (<stream:features/>, <db:result/>): ejabberd
+// matches those names as strings.
+//
 // Certificate names come from the subjectAltName only (dNSName, SRVName
 // _xmpp-server.domain, xmppAddr); the subject CN is never used. The
 // dialback key is HMAC-SHA256 over a persistent secret (XEP-0185) kept in

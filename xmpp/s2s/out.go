@@ -431,8 +431,10 @@ func (oc *outConn) dialback() error {
 		case "valid":
 			oc.auth = "dialback"
 			return nil
-		case "invalid", "error":
-			return &authError{"the peer refused our dialback (" + e.Get("type") + ")"}
+		case "invalid":
+			return &authError{"the peer refused our dialback (invalid)"}
+		case "error": // XEP-0220 §2.4: the reason is a stanza error
+			return &authError{"the peer refused our dialback: " + stanzaErrorOf(e)}
 		}
 	}
 }

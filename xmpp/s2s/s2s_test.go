@@ -206,7 +206,7 @@ func dialRaw(t *testing.T, n *node, from string) *rawPeer {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	p := &rawPeer{t: t, c: c, rd: bufio.NewReader(c)}
 	p.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' version='1.0' from='` + from + `' to='` + n.domain + `'>`)
-	p.until("</features>")
+	p.until("</stream:features>")
 	p.write(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`)
 	p.until("<proceed")
 	tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
@@ -215,7 +215,7 @@ func dialRaw(t *testing.T, n *node, from string) *rawPeer {
 	}
 	p.c, p.rd = tc, bufio.NewReader(tc)
 	p.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' version='1.0' from='` + from + `' to='` + n.domain + `'>`)
-	p.until("</features>")
+	p.until("</stream:features>")
 	return p
 }
 
