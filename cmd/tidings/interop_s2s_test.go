@@ -17,6 +17,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/tidings/tidings/internal/testdns"
+	"github.com/tidings/tidings/xmpp/s2s"
 )
 
 // The federation interop test proves XMPP server-to-server (xmpp/s2s)
@@ -44,11 +46,16 @@ import (
 // libunbound answers every name under test. (RFC 6761) with NXDOMAIN itself
 // and has no setting Prosody passes on to change that.
 //
-// It runs twice: with self-signed certificates, where neither server can
-// verify the other and both fall back to Server Dialback (XEP-0220), and
-// with certificates from a private CA made by the test and trusted by both
+// It runs with self-signed certificates, where neither server can verify
+// the other and both fall back to Server Dialback (XEP-0220), and with
+// certificates from a private CA made by the test and trusted by both
 // (Tidings: xmpp.s2s.ca_file; Prosody: ssl.cafile), where both require
-// valid certificates and authenticate with SASL EXTERNAL (XEP-0178).
+// valid certificates and authenticate with SASL EXTERNAL (XEP-0178), once
+// with romeo writing first and once with juliet. Prosody has mod_s2s_bidi
+// on, so the side that opens the link asks for a bidirectional stream
+// (XEP-0288) and the other sends its stanzas back on it: the test checks
+// with `tidings xmpp s2s --json` that there is only the one stream
+// (s2sMode.bidi says which, and why dialback makes two).
 
 const (
 	s2sJuliet   = "juliet@capulet.example"
@@ -63,6 +70,14 @@ type s2sMode struct {
 	peerIP    string // the peer server's c2s and s2s listeners
 	tidingsIP string // Tidings' c2s and s2s listeners
 	wantAuth  string // what Tidings logs for its links: auth=...
+	// bidi: what the peer does with XEP-0288: "" nothing (a stream each
+	// way); "out" it takes our stream's offer (Tidings writes first) and
+	// needs no stream of its own; "in" it asks for it on its own stream
+	// (romeo writes first) and we open none; "both": Tidings writes first
+	// and authenticates with dialback, which Prosody verifies over a
+	// stream of its own to us (it sends db:verify as an s2s stanza and
+	// authenticates that stream too): two bidirectional streams.
+	bidi string
 	// literalTarget: capulet's SRV record names Tidings' address itself
 	// ("127.0.0.76.") rather than a host with an A record, for peers that
 	// look SRV targets up with the system's resolver (ejabberd).
@@ -98,8 +113,8 @@ type s2sPeerConfig struct {
 
 // Tidings' log lines for established links, with how they authenticated.
 var (
-	s2sOutboundReadyRE   = regexp.MustCompile(`msg="s2s: outbound stream ready" (?:\S+ )*?local=capulet\.example remote=montague\.example addr=\S+ auth=(\w+)`)
-	s2sInboundVerifiedRE = regexp.MustCompile(`msg="s2s: inbound stream verified" (?:\S+ )*?local=capulet\.example remote=montague\.example auth=(\w+)`)
+	s2sOutboundReadyRE   = regexp.MustCompile(`msg="s2s: outbound stream ready" (?:\S+ )*?local=capulet\.example remote=montague\.example addr=\S+ auth=(\w+) bidi=(\w+)`)
+	s2sInboundVerifiedRE = regexp.MustCompile(`msg="s2s: inbound stream verified" (?:\S+ )*?local=capulet\.example remote=montague\.example auth=(\w+) bidi=(\w+)`)
 )
 
 func TestInteropS2SProsody(t *testing.T) {
@@ -108,8 +123,9 @@ func TestInteropS2SProsody(t *testing.T) {
 	}
 	t.Parallel()
 	for _, m := range []s2sMode{
-		{name: "dialback", peerIP: "127.0.0.71", tidingsIP: "127.0.0.72", wantAuth: "dialback"},
-		{name: "external", ca: true, peerIP: "127.0.0.73", tidingsIP: "127.0.0.74", wantAuth: "external"},
+		{name: "dialback", peerIP: "127.0.0.71", tidingsIP: "127.0.0.72", wantAuth: "dialback", bidi: "both"},
+		{name: "external", ca: true, peerIP: "127.0.0.73", tidingsIP: "127.0.0.74", wantAuth: "external", bidi: "in"},
+		{name: "external-juliet-first", ca: true, peerIP: "127.0.0.79", tidingsIP: "127.0.0.80", wantAuth: "external", bidi: "out"},
 	} {
 		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
@@ -134,7 +150,8 @@ func testS2S(t *testing.T, m s2sMode, peer s2sPeer) {
 	// goes into the DNS records, which are fixed when the server starts.
 	ports := freePorts(t, m.peerIP, 2)
 	pc := s2sPeerConfig{ip: m.peerIP, c2sPort: ports[0], s2sPort: ports[1], secure: m.ca}
-	tidingsS2S := freePorts(t, m.tidingsIP, 1)[0]
+	tports := freePorts(t, m.tidingsIP, 2)
+	tidingsS2S, tidingsAdmin := tports[0], tports[1]
 	target := "xmpp.capulet.example."
 	if m.literalTarget {
 		target = m.tidingsIP + "."
@@ -154,6 +171,7 @@ func testS2S(t *testing.T, m s2sMode, peer s2sPeer) {
 		"TIDINGS_RESOLVER=" + d.Addr,
 		"TIDINGS_LISTEN_XMPP_CLIENT=127.0.0.1:0", // port 0 elsewhere cannot take tidingsS2S
 		"TIDINGS_LISTEN_XMPP_SERVER=" + net.JoinHostPort(m.tidingsIP, strconv.Itoa(tidingsS2S)),
+		"TIDINGS_LISTEN_ADMIN=" + net.JoinHostPort(m.tidingsIP, strconv.Itoa(tidingsAdmin)), // tidings xmpp s2s
 		"TIDINGS_XMPP_C2S_POST_AUTH_BYTES_PER_SECOND=0",
 		"TIDINGS_XMPP_S2S_CONNECT_TIMEOUT=20s",
 	}
@@ -189,6 +207,7 @@ func testS2S(t *testing.T, m s2sMode, peer s2sPeer) {
 	cfg, _ := json.Marshal(map[string]any{
 		"juliet": s2sJuliet, "romeo": s2sRomeo, "password": s2sPassword,
 		"juliet_host": host, "juliet_port": tport, "romeo_host": m.peerIP, "romeo_port": pc.c2sPort,
+		"romeo_first": m.bidi == "in",
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
@@ -204,14 +223,10 @@ func testS2S(t *testing.T, m s2sMode, peer s2sPeer) {
 	first, _, _ := strings.Cut(out, "\n")
 	t.Log(first)
 
-	// Both directions were authenticated the way this mode wants.
+	// Both directions were authenticated the way this mode wants, on
+	// one stream each way or, with bidi, on one stream.
 	log := proc.stderr.String()
-	for _, re := range []*regexp.Regexp{s2sOutboundReadyRE, s2sInboundVerifiedRE} {
-		got := re.FindStringSubmatch(log)
-		if got == nil || got[1] != m.wantAuth {
-			t.Errorf("%s: %q, want auth=%s; log:\n%s", re, got, m.wantAuth, log)
-		}
-	}
+	checkS2SLinks(t, m, srv, log)
 	if c, ok := peer.(s2sAuthChecker); ok {
 		c.checkAuth(t, pc.dir, m.wantAuth)
 	}
@@ -219,6 +234,51 @@ func testS2S(t *testing.T, m s2sMode, peer s2sPeer) {
 		t.Errorf("errors in the server log:\n%s", log)
 	}
 	t.Logf("%s done in %v", m.name, time.Since(start).Round(time.Millisecond))
+}
+
+// checkS2SLinks checks how the binary's links to montague.example were
+// made: its log (auth=, bidi=) and `tidings xmpp s2s --json`, which lists
+// the live links. With bidi there is one stream, in the direction of the
+// side that wrote first, and no other.
+func checkS2SLinks(t *testing.T, m s2sMode, srv *interopServer, log string) {
+	t.Helper()
+	out, in := s2sOutboundReadyRE.FindStringSubmatch(log), s2sInboundVerifiedRE.FindStringSubmatch(log)
+	var want []string // direction:auth:bidi of the ready links
+	switch m.bidi {
+	case "":
+		want = []string{"out:" + m.wantAuth + ":false", "in:" + m.wantAuth + ":false"}
+	case "both":
+		want = []string{"out:" + m.wantAuth + ":true", "in:" + m.wantAuth + ":true"}
+	case "out":
+		want, in = []string{"out:" + m.wantAuth + ":true"}, []string{"", m.wantAuth, "true"}
+	case "in":
+		want, out = []string{"in:" + m.wantAuth + ":true"}, []string{"", m.wantAuth, "true"}
+	}
+	for _, c := range []struct {
+		re  *regexp.Regexp
+		got []string
+	}{{s2sOutboundReadyRE, out}, {s2sInboundVerifiedRE, in}} {
+		if c.got == nil || c.got[1] != m.wantAuth || c.got[2] != strconv.FormatBool(m.bidi != "") {
+			t.Errorf("%s: %q, want auth=%s bidi=%v; log:\n%s", c.re, c.got, m.wantAuth, m.bidi != "", log)
+		}
+	}
+	if m.bidi == "out" && strings.Contains(log, `msg="s2s: inbound stream verified"`) ||
+		m.bidi == "in" && strings.Contains(log, `msg="s2s: outbound stream ready"`) {
+		t.Errorf("bidi %s, but a stream the other way too; log:\n%s", m.bidi, log)
+	}
+	var links []s2s.Link
+	if err := json.Unmarshal([]byte(srv.cliOut(t, "xmpp", "s2s", "--json")), &links); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range links {
+		if l.State == "ready" && l.Local == "capulet.example" && l.Remote == "montague.example" {
+			got = append(got, l.Direction+":"+l.Auth+":"+strconv.FormatBool(l.Bidi))
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("tidings xmpp s2s: links to montague.example %q, want %q; all: %+v", got, want, links)
+	}
 }
 
 // prosodyBin is Prosody's installation: its binaries, and the user it runs

@@ -106,7 +106,11 @@ func xmppS2S(ctx context.Context, e *env, args []string) error {
 		if auth == "" {
 			auth = "-"
 		}
-		rows[i] = []string{l.Local, l.Remote, l.Direction, l.State, auth, l.Addr, l.Since.Local().Format(time.DateTime)}
+		dir := l.Direction
+		if l.Bidi {
+			dir += "+bidi" // XEP-0288: stanzas go both ways on this stream
+		}
+		rows[i] = []string{l.Local, l.Remote, dir, l.State, auth, l.Addr, l.Since.Local().Format(time.DateTime)}
 	}
 	return table(e.stdout, []string{"LOCAL", "REMOTE", "DIR", "STATE", "AUTH", "ADDR", "SINCE"}, rows)
 }

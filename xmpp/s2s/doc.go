@@ -22,6 +22,10 @@
 // verified on that stream; anything else ends the stream with invalid-from,
 // a 'to' that is not a hosted domain with XMPP on with host-unknown.
 //
+// Bidirectional streams (XEP-0288, Config.Bidi): offered on inbound
+// streams and requested on outbound ones, so that one connection carries
+// a proved domain pair's stanzas both ways; see bidi.go.
+//
 // Elements of the stream and dialback namespaces go out with the prefixes
 // of our stream header (<stream:features/>, <db:result/>): ejabberd
 // matches those names as strings.

@@ -18,10 +18,14 @@ import (
 	"github.com/tidings/tidings/xmpp/streamreader"
 )
 
-// link is the outbound stream of one (local, remote) pair.
+// link is the way our stanzas for one (local, remote) pair go: an
+// outbound stream of ours, or the peer's inbound stream when it asked for
+// a bidirectional one (XEP-0288; in is set, and no goroutine of ours runs
+// it).
 type link struct {
-	s *Server
-	p pair
+	s  *Server
+	p  pair
+	in *inConn
 
 	mu       sync.Mutex
 	state    string // connecting, ready, closed
@@ -29,6 +33,8 @@ type link struct {
 	addr     string
 	since    time.Time
 	queue    []*elem.Element // while connecting
+	w        *writer         // the stream's, once ready
+	bidi     bool            // stanzas come back on the same stream
 	oc       *outConn
 	lastUsed time.Time
 	timer    *time.Timer
@@ -88,7 +94,7 @@ func (l *link) send(st *elem.Element) error {
 		l.queue = append(l.queue, st)
 		return nil
 	case "ready":
-		if l.oc.w.stanza(st) {
+		if l.w.stanza(st) {
 			l.lastUsed = time.Now()
 			return nil
 		}
@@ -160,7 +166,7 @@ func (l *link) run() {
 	delete(s.failures, l.p)
 	s.mu.Unlock()
 	l.mu.Lock()
-	l.state, l.oc, l.auth, l.addr = "ready", oc, oc.auth, oc.addr
+	l.state, l.oc, l.w, l.auth, l.addr, l.bidi = "ready", oc, oc.w, oc.auth, oc.addr, oc.bidi
 	l.since, l.lastUsed = time.Now(), time.Now()
 	for _, st := range l.queue {
 		oc.w.stanza(st)
@@ -168,18 +174,30 @@ func (l *link) run() {
 	l.queue = nil
 	l.timer = time.AfterFunc(s.cfg.IdleTimeout, l.idle)
 	l.mu.Unlock()
-	s.log.Info("s2s: outbound stream ready", "local", l.p.local, "remote", l.p.remote, "addr", oc.addr, "auth", oc.auth)
+	s.log.Info("s2s: outbound stream ready", "local", l.p.local, "remote", l.p.remote, "addr", oc.addr, "auth", oc.auth, "bidi", oc.bidi)
 
-	err = oc.readLoop()
+	err = oc.readLoop(l.touch)
 	l.mu.Lock()
 	l.state = "closed"
 	l.timer.Stop()
 	l.mu.Unlock()
 	s.dropLink(l)
 	s.log.Info("s2s: outbound stream ended", "local", l.p.local, "remote", l.p.remote, "err", err)
-	oc.w.close("", "")
+	var se *streamreader.Error
+	if errors.As(err, &se) {
+		oc.w.close(se.Condition, se.Text)
+	} else {
+		oc.w.close("", "")
+	}
 	oc.w.flush(s.cfg.WriteTimeout)
 	oc.nc.Close()
+}
+
+// touch records traffic from the peer on a bidirectional stream.
+func (l *link) touch() {
+	l.mu.Lock()
+	l.lastUsed = time.Now()
+	l.mu.Unlock()
 }
 
 // idle closes a stream that carried nothing for IdleTimeout.
@@ -212,7 +230,9 @@ func (l *link) shutdown() {
 			l.cancel()
 		}
 	case "ready":
-		l.oc.w.close("system-shutdown", "the server is shutting down")
+		if l.in == nil { // an inbound stream is closed with the listener's connections
+			l.oc.w.close("system-shutdown", "the server is shutting down")
+		}
 	}
 }
 
@@ -232,7 +252,7 @@ func (l *link) info() Link {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return Link{Local: l.p.local, Remote: l.p.remote, Direction: "out", State: l.state, Auth: l.auth,
-		Addr: l.addr, Since: l.since, Queued: len(l.queue)}
+		Bidi: l.bidi, Addr: l.addr, Since: l.since, Queued: len(l.queue)}
 }
 
 func shortErr(err error) string {
@@ -255,6 +275,7 @@ type outConn struct {
 	streamID string
 	addr     string
 	auth     string
+	bidi     bool // we asked for a bidirectional stream (XEP-0288)
 }
 
 // authError means the peer was reached but authentication failed: no
@@ -378,6 +399,9 @@ func (oc *outConn) negotiate(ctx context.Context, direct, verify bool) error {
 		if verify || authed {
 			return nil
 		}
+		if err := oc.requestBidi(feats); err != nil {
+			return err
+		}
 		certOK := certValid(s.roots, oc.tc.ConnectionState().PeerCertificates, remote)
 		if s.cfg.RequireValidCerts && !certOK {
 			return &authError{"the peer's certificate is not valid for " + remote}
@@ -471,10 +495,13 @@ func offers(feats *elem.Element, mech string) bool {
 	return false
 }
 
-// readLoop reads the ready stream until it ends. Without XEP-0288 the peer
-// sends nothing here but whitespace, a stream error or the closing tag.
-func (oc *outConn) readLoop() error {
+// readLoop reads the ready stream until it ends. On a bidirectional
+// stream (XEP-0288) the peer sends stanzas from its domain to ours here,
+// and touch is called for each; otherwise nothing but whitespace, a
+// stream error or the closing tag is expected.
+func (oc *outConn) readLoop(touch func()) error {
 	oc.rd.SetLimits(oc.s.cfg.Limits)
+	back := pair{local: oc.p.local, remote: oc.p.remote} // the pair proved when the stream was set up
 	for {
 		e, err := nextElement(oc.rd, nil)
 		if err != nil {
@@ -483,8 +510,18 @@ func (oc *outConn) readLoop() error {
 			}
 			return err
 		}
-		if e.Space == nsStream && e.Local == "error" {
+		switch {
+		case e.Space == nsStream && e.Local == "error":
 			return errors.New("stream error from the peer: " + streamErrorOf(e))
+		case isStanza(e) && !oc.bidi:
+			return streamErr("unsupported-stanza-type", "stanzas on this stream need XEP-0288 bidi, which was not negotiated")
+		case isStanza(e):
+			if err := oc.s.acceptStanza(e, func(p pair) bool { return p == back }); err != nil {
+				return err
+			}
+			touch()
+		default:
+			oc.s.log.Debug("s2s: ignored element on an outbound stream", "local", oc.p.local, "remote", oc.p.remote, "element", e.Local)
 		}
 	}
 }

@@ -198,6 +198,11 @@ type rawPeer struct {
 }
 
 func dialRaw(t *testing.T, n *node, from string) *rawPeer {
+	return dialRawFeatures(t, n, from, nil)
+}
+
+// dialRawFeatures is dialRaw that hands the features after TLS to check.
+func dialRawFeatures(t *testing.T, n *node, from string, check func(string)) *rawPeer {
 	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(n.port))
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +220,10 @@ func dialRaw(t *testing.T, n *node, from string) *rawPeer {
 	}
 	p.c, p.rd = tc, bufio.NewReader(tc)
 	p.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' version='1.0' from='` + from + `' to='` + n.domain + `'>`)
-	p.until("</stream:features>")
+	feats := p.until("</stream:features>")
+	if check != nil {
+		check(feats)
+	}
 	return p
 }
 

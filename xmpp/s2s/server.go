@@ -148,6 +148,7 @@ type Link struct {
 	Direction string    `json:"direction"` // "out" or "in"
 	State     string    `json:"state"`     // connecting, ready, verifying
 	Auth      string    `json:"auth"`      // "external", "dialback" or ""
+	Bidi      bool      `json:"bidi"`      // stanzas go both ways on this stream (XEP-0288)
 	Addr      string    `json:"addr"`      // the peer's address
 	Since     time.Time `json:"since"`
 	Queued    int       `json:"queued,omitempty"`
@@ -164,7 +165,9 @@ func (s *Server) Links() []Link {
 	conns := s.in.Conns()
 	var out []Link
 	for _, l := range links {
-		out = append(out, l.info())
+		if l.in == nil { // an inbound stream lists itself
+			out = append(out, l.info())
+		}
 	}
 	for _, c := range conns {
 		out = append(out, c.info()...)
