@@ -227,6 +227,7 @@ func testS2S(t *testing.T, m s2sMode, peer s2sPeer) {
 	// one stream each way or, with bidi, on one stream.
 	log := proc.stderr.String()
 	checkS2SLinks(t, m, srv, log)
+	checkS2SMetrics(t, m, "http://"+net.JoinHostPort(m.tidingsIP, strconv.Itoa(tidingsAdmin))+"/metrics")
 	if c, ok := peer.(s2sAuthChecker); ok {
 		c.checkAuth(t, pc.dir, m.wantAuth)
 	}
@@ -279,6 +280,60 @@ func checkS2SLinks(t *testing.T, m s2sMode, srv *interopServer, log string) {
 	if !slices.Equal(got, want) {
 		t.Errorf("tidings xmpp s2s: links to montague.example %q, want %q; all: %+v", got, want, links)
 	}
+}
+
+// checkS2SMetrics reads the federation metrics: the ready links to
+// montague.example by direction and authentication, and stanzas both ways.
+func checkS2SMetrics(t *testing.T, m s2sMode, url string) {
+	t.Helper()
+	code, body := httpGet(t, url)
+	if code != 200 {
+		t.Fatalf("/metrics: %d", code)
+	}
+	var want []string
+	switch m.bidi {
+	case "":
+		want = []string{`tidings_xmpp_s2s_links{auth="` + m.wantAuth + `",bidi="false",direction="in",state="ready"} 1`,
+			`tidings_xmpp_s2s_links{auth="` + m.wantAuth + `",bidi="false",direction="out",state="ready"} 1`}
+	case "both":
+		want = []string{`tidings_xmpp_s2s_links{auth="` + m.wantAuth + `",bidi="true",direction="in",state="ready"} 1`,
+			`tidings_xmpp_s2s_links{auth="` + m.wantAuth + `",bidi="true",direction="out",state="ready"} 1`}
+	default:
+		want = []string{`tidings_xmpp_s2s_links{auth="` + m.wantAuth + `",bidi="true",direction="` + m.bidi + `",state="ready"} 1`}
+	}
+	for _, w := range want {
+		if !strings.Contains(body, "\n"+w+"\n") {
+			t.Errorf("/metrics lacks %s", w)
+		}
+	}
+	for _, dir := range []string{"in", "out"} {
+		// The scenario's stanzas: at least the subscription handshake,
+		// presence and three messages each way.
+		re := regexp.MustCompile(`\ntidings_xmpp_s2s_stanzas_total\{direction="` + dir + `"\} (\d+)\n`)
+		got := re.FindStringSubmatch(body)
+		if n := 0; got == nil {
+			t.Errorf("/metrics: no s2s stanzas %s", dir)
+		} else if n, _ = strconv.Atoi(got[1]); n < 5 {
+			t.Errorf("/metrics: %d s2s stanzas %s, want at least 5", n, dir)
+		}
+	}
+	if !strings.Contains(body, "\ntidings_xmpp_s2s_bounces_total 0\n") {
+		t.Errorf("/metrics: bounces are not 0:\n%s", grepLines(body, "tidings_xmpp_s2s"))
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", grepLines(body, "tidings_xmpp_s2s"))
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // prosodyBin is Prosody's installation: its binaries, and the user it runs

@@ -62,6 +62,7 @@ func (s *server) startS2S(ctx context.Context) error {
 	}
 	s.s2s = srv
 	s.remote.p.Store(srv)
+	s.reg.MustRegister(s2sCollector{srv})
 	return nil
 }
 

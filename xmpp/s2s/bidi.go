@@ -105,5 +105,6 @@ func (s *Server) acceptStanza(e *elem.Element, verified func(pair) bool) error {
 	e.Set("from", from.String())
 	e.Set("to", to.String())
 	s.router.Route(s.ctx, from, to, e)
+	s.stanzasIn.Add(1)
 	return nil
 }

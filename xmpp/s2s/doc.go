@@ -10,10 +10,11 @@
 // authenticates with SASL EXTERNAL (XEP-0178) when the peer's certificate
 // is valid for its domain and the peer offers EXTERNAL, else with Server
 // Dialback (XEP-0220) over TLS. Stanzas queue while the stream is being set
-// up (bounded) and bounce with remote-server-not-found or
-// remote-server-timeout when it fails; after a failure the pair is not
-// tried again before a capped exponential back-off has passed (stanzas
-// bounce at once meanwhile). Idle streams close.
+// up (bounded: beyond, resource-constraint) and bounce with
+// remote-server-not-found or remote-server-timeout when it fails; after a
+// failure the pair is not tried again before a capped exponential
+// back-off has passed (stanzas bounce at once meanwhile, with the same
+// condition, through router.RemoteError). Idle streams close.
 //
 // Inbound: STARTTLS (required) or direct TLS, then SASL EXTERNAL when the
 // peer's client certificate is valid for the stream's from domain, or

@@ -44,9 +44,17 @@ type link struct {
 var errLinkClosed = errors.New("s2s: link closed")
 
 // Send carries a stanza to another server (router.Remote). An error makes
-// the router bounce the stanza at once; later failures bounce through
-// Router.Bounce.
+// the router bounce the stanza at once (with the condition a
+// router.RemoteError names); later failures bounce through Router.Bounce.
 func (s *Server) Send(ctx context.Context, from, to router.JID, st *elem.Element) error {
+	err := s.send(from, to, st)
+	if err != nil {
+		s.bounced.Add(1)
+	}
+	return err
+}
+
+func (s *Server) send(from, to router.JID, st *elem.Element) error {
 	remote := to.Domain
 	switch {
 	case !s.cfg.Enabled:
@@ -67,8 +75,8 @@ func (s *Server) Send(ctx context.Context, from, to router.JID, st *elem.Element
 		if l == nil {
 			if f, ok := s.failures[p]; ok && time.Now().Before(f.retryAt) {
 				s.mu.Unlock()
-				return fmt.Errorf("%s could not be reached (%s); next attempt in %s", remote, f.err,
-					time.Until(f.retryAt).Round(time.Second))
+				return &router.RemoteError{Type: bounceType(f.cond), Condition: f.cond, Err: fmt.Errorf(
+					"%s could not be reached (%s); next attempt in %s", remote, f.err, time.Until(f.retryAt).Round(time.Second))}
 			}
 			l = &link{s: s, p: p, state: "connecting", since: time.Now()}
 			s.links[p] = l
@@ -89,13 +97,15 @@ func (l *link) send(st *elem.Element) error {
 	switch l.state {
 	case "connecting":
 		if len(l.queue) >= l.s.cfg.MaxQueue {
-			return fmt.Errorf("too many stanzas waiting for the stream to %s", l.p.remote)
+			return &router.RemoteError{Type: "wait", Condition: "resource-constraint", // RFC 6120 §8.3.3.18
+				Err: fmt.Errorf("too many stanzas waiting for the stream to %s", l.p.remote)}
 		}
 		l.queue = append(l.queue, st)
 		return nil
 	case "ready":
 		if l.w.stanza(st) {
 			l.lastUsed = time.Now()
+			l.s.stanzasOut.Add(1)
 			return nil
 		}
 		l.state = "closed"
@@ -152,13 +162,15 @@ func (l *link) run() {
 		f := s.failures[l.p]
 		f.count++
 		f.retryAt = time.Now().Add(s.backoff(f.count))
-		f.err = shortErr(err)
+		f.err, f.cond = shortErr(err), cond
 		s.failures[l.p] = f
 		s.mu.Unlock()
+		s.failed.Add(1)
+		s.bounced.Add(uint64(len(q)))
 		s.log.Info("s2s: outbound stream failed", "local", l.p.local, "remote", l.p.remote, "err", err,
 			"bounced", len(q), "retry_in", s.backoff(f.count))
 		for _, st := range q {
-			s.router.Bounce(s.ctx, st, "cancel", cond, "")
+			s.router.Bounce(s.ctx, st, bounceType(cond), cond, "")
 		}
 		return
 	}
@@ -169,7 +181,9 @@ func (l *link) run() {
 	l.state, l.oc, l.w, l.auth, l.addr, l.bidi = "ready", oc, oc.w, oc.auth, oc.addr, oc.bidi
 	l.since, l.lastUsed = time.Now(), time.Now()
 	for _, st := range l.queue {
-		oc.w.stanza(st)
+		if oc.w.stanza(st) {
+			s.stanzasOut.Add(1)
+		}
 	}
 	l.queue = nil
 	l.timer = time.AfterFunc(s.cfg.IdleTimeout, l.idle)
@@ -253,6 +267,15 @@ func (l *link) info() Link {
 	defer l.mu.Unlock()
 	return Link{Local: l.p.local, Remote: l.p.remote, Direction: "out", State: l.state, Auth: l.auth,
 		Bidi: l.bidi, Addr: l.addr, Since: l.since, Queued: len(l.queue)}
+}
+
+// bounceType is the error type that goes with a condition (RFC 6120
+// §8.3.3): wait for a timeout or congestion, which may pass, else cancel.
+func bounceType(cond string) string {
+	if cond == "remote-server-timeout" || cond == "resource-constraint" {
+		return "wait"
+	}
+	return "cancel"
 }
 
 func shortErr(err error) string {

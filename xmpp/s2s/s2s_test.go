@@ -48,6 +48,12 @@ func TestDialbackSelfSigned(t *testing.T) {
 	if st := mon.wait("romeo", 5*time.Second); st.ChildText("", "body") != "again" {
 		t.Fatalf("romeo got %s", st)
 	}
+	if got, want := cap.srv.Stats(), (Stats{StanzasOut: 2, StanzasIn: 1}); got != want {
+		t.Errorf("capulet's stats %+v, want %+v", got, want)
+	}
+	if got, want := mon.srv.Stats(), (Stats{StanzasOut: 1, StanzasIn: 2}); got != want {
+		t.Errorf("montague's stats %+v, want %+v", got, want)
+	}
 }
 
 // A private CA: SASL EXTERNAL both ways, with valid certificates required.
@@ -138,11 +144,15 @@ func TestPeerDownBounceAndRestart(t *testing.T) {
 	}
 }
 
-// A connect that never completes bounces with remote-server-timeout.
+// A connect that never completes bounces with remote-server-timeout
+// (type wait), and so does what is sent during the back-off after it;
+// more than max_queue stanzas waiting bounce with resource-constraint.
 func TestConnectTimeoutBounce(t *testing.T) {
 	d := testdns.Start(t)
 	cfg := testConfig()
 	cfg.ConnectTimeout = 300 * time.Millisecond
+	cfg.RetryMin, cfg.RetryMax = time.Minute, time.Minute
+	cfg.MaxQueue = 1
 	cap := newNode(t, d, "capulet.test", selfSigned(t, "capulet.test"), cfg, false, "juliet")
 	// A listener that accepts and never speaks.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -162,8 +172,19 @@ func TestConnectTimeoutBounce(t *testing.T) {
 	d.Add(t, "_xmpp-server._tcp.silent.test. 60 IN SRV 0 5 "+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)+" xmpp.silent.test.",
 		"xmpp.silent.test. 60 IN A 127.0.0.1")
 	cap.send("juliet@capulet.test/phone", "romeo@silent.test", "hello")
-	if st := cap.wait("juliet", 5*time.Second); errorCondition(st) != "remote-server-timeout" {
-		t.Fatalf("juliet got %s", st)
+	cap.send("juliet@capulet.test/phone", "romeo@silent.test", "crowded")
+	for _, want := range []string{"crowded resource-constraint wait", "hello remote-server-timeout wait"} {
+		st := cap.wait("juliet", 5*time.Second)
+		if got := st.ChildText("", "body") + " " + errorCondition(st) + " " + st.Child("", "error").Get("type"); got != want {
+			t.Fatalf("juliet got %s, want %s", st, want)
+		}
+	}
+	cap.send("juliet@capulet.test/phone", "romeo@silent.test", "again")
+	if st := cap.wait("juliet", 5*time.Second); errorCondition(st) != "remote-server-timeout" || st.Child("", "error").Get("type") != "wait" {
+		t.Fatalf("during the back-off juliet got %s", st)
+	}
+	if got, want := cap.srv.Stats(), (Stats{Bounced: 3, Failed: 1}); got != want {
+		t.Errorf("stats %+v, want %+v", got, want)
 	}
 }
 
