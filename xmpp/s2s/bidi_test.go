@@ -141,8 +141,9 @@ func bidiPeer(t *testing.T, c net.Conn, offer bool) (*rawPeer, string) {
 }
 
 // On a bidirectional outbound stream the peer's stanzas for the pair it
-// proved are delivered; any other pair ends the stream with invalid-from.
-// Without bidi a stanza there is refused.
+// proved are delivered and its db:verify requests answered; any other
+// pair ends the stream with invalid-from. Without bidi a stanza there is
+// refused.
 func TestBidiOutboundAcceptsOnlyThePair(t *testing.T) {
 	for _, offer := range []bool{true, false} {
 		t.Run("offer="+strconv.FormatBool(offer), func(t *testing.T) {
@@ -173,6 +174,15 @@ func TestBidiOutboundAcceptsOnlyThePair(t *testing.T) {
 			}
 			if st := cap.wait("juliet", 5*time.Second); st.ChildText("", "body") != "back" || st.Get("from") != "romeo@verona.test/orchard" {
 				t.Fatalf("juliet got %s", st)
+			}
+			// As authoritative server, on the same stream.
+			p.write(`<db:verify from='verona.test' to='capulet.test' id='abc'>` + dialbackKey(cap.secret, "verona.test", "capulet.test", "abc") + `</db:verify>`)
+			if got := p.until("/>"); !strings.Contains(got, `<db:verify from="capulet.test" to="verona.test" id="abc" type="valid"/>`) {
+				t.Fatalf("db:verify answer %q", got)
+			}
+			p.write(`<db:verify from='verona.test' to='capulet.test' id='abd'>` + dialbackKey(cap.secret, "verona.test", "capulet.test", "abc") + `</db:verify>`)
+			if got := p.until("/>"); !strings.Contains(got, `id="abd" type="invalid"/>`) {
+				t.Fatalf("db:verify answer %q", got)
 			}
 			p.write(`<message from='tybalt@evil.test' to='juliet@capulet.test/phone' type='chat'><body>spoof</body></message>`)
 			p.until("invalid-from")

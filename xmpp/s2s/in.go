@@ -349,12 +349,18 @@ func (c *inConn) dbResult(e *elem.Element) error {
 // (XEP-0220 §2.3.2); the key is recomputed from the secret, so no state
 // is kept.
 func (c *inConn) dbVerify(e *elem.Element) error {
+	return c.w.now(render(c.s.verifyAnswer(e)))
+}
+
+// verifyAnswer is the answer to a db:verify request: valid when the key
+// is ours for (to, from, id).
+func (s *Server) verifyAnswer(e *elem.Element) *elem.Element {
 	from, to, id := e.Get("from"), e.Get("to"), e.Get("id")
 	typ := "invalid"
-	if d, ok := domainOf(to); ok && c.s.router.Hosted(d) && keyValid(c.s.secret, from, d, id, strings.TrimSpace(e.Text())) {
+	if d, ok := domainOf(to); ok && s.router.Hosted(d) && keyValid(s.secret, from, d, id, strings.TrimSpace(e.Text())) {
 		typ = "valid"
 	}
-	return c.w.now(render(elem.New(nsDialback, "verify", "from", to, "to", from, "id", id, "type", typ)))
+	return elem.New(nsDialback, "verify", "from", to, "to", from, "id", id, "type", typ)
 }
 
 // stanza routes a stanza whose (from, to) domain pair is verified on this

@@ -520,8 +520,9 @@ func offers(feats *elem.Element, mech string) bool {
 
 // readLoop reads the ready stream until it ends. On a bidirectional
 // stream (XEP-0288) the peer sends stanzas from its domain to ours here,
-// and touch is called for each; otherwise nothing but whitespace, a
-// stream error or the closing tag is expected.
+// and touch is called for each, and may ask us to verify dialback keys;
+// otherwise nothing but whitespace, a stream error or the closing tag is
+// expected.
 func (oc *outConn) readLoop(touch func()) error {
 	oc.rd.SetLimits(oc.s.cfg.Limits)
 	back := pair{local: oc.p.local, remote: oc.p.remote} // the pair proved when the stream was set up
@@ -543,6 +544,10 @@ func (oc *outConn) readLoop(touch func()) error {
 				return err
 			}
 			touch()
+		case oc.bidi && e.Space == nsDialback && e.Local == "verify" && e.Get("type") == "":
+			// The peer asks us, as authoritative server, on the stream it
+			// may now use both ways (XEP-0288 §3, XEP-0220 §2.3).
+			oc.w.enqueue(render(oc.s.verifyAnswer(e)), false)
 		default:
 			oc.s.log.Debug("s2s: ignored element on an outbound stream", "local", oc.p.local, "remote", oc.p.remote, "element", e.Local)
 		}
