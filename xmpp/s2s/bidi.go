@@ -104,7 +104,7 @@ func (s *Server) acceptStanza(e *elem.Element, verified func(pair) bool) error {
 	}
 	e.Set("from", from.String())
 	e.Set("to", to.String())
-	s.router.Route(s.ctx, from, to, e)
 	s.stanzasIn.Add(1)
+	s.router.Route(s.ctx, from, to, e)
 	return nil
 }
