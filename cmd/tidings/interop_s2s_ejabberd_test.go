@@ -181,8 +181,14 @@ func (b *ejabberdBin) start(t *testing.T, c s2sPeerConfig) {
 	if !ok {
 		t.Fatalf("ejabberd's c2s port %s did not answer within 30 s\nlog:\n%s", addr, b.logTail(dir))
 	}
+	// The listeners may answer before the Mnesia tables exist
+	// ({aborted,{no_exists,[passwd,...]}}): register until it works.
 	localpart, domain, _ := strings.Cut(s2sRomeo, "@")
-	if out, err := b.command(dir, "register", localpart, domain, s2sPassword).CombinedOutput(); err != nil {
+	var out []byte
+	if !eventually(30*time.Second, func() bool {
+		out, err = b.command(dir, "register", localpart, domain, s2sPassword).CombinedOutput()
+		return err == nil
+	}) {
 		t.Fatalf("ejabberdctl register: %v\n%s", err, out)
 	}
 }
