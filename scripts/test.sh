@@ -28,6 +28,7 @@ DEB_PACKAGES=(
 	python3-slixmpp  # XMPP client interop scenarios (cmd/tidings/interop_xmpp_test.go)
 	go-sendxmpp:go-sendxmpp # XMPP one-shot sender (cmd/tidings/interop_xmpp_test.go)
 	prosody lua-unbound # federation peer (cmd/tidings/interop_s2s_test.go); lua-unbound (only recommended) resolves through the test's DNS server
+	ejabberd:/usr/sbin/ejabberdctl # second federation peer (cmd/tidings/interop_s2s_ejabberd_test.go): an instance of its own per run, never the system service
 	sieve-connect:sieve-connect # ManageSieve client (filters/managesieve/interop_test.go)
 	python3-sievelib # ManageSieve client library for /usr/bin/python3 (filters/managesieve/testdata/sievelib_client.py)
 	chromium:/usr/bin/chromium # headless browser of the webmail test (cmd/tidings/interop_web_test.go), driven by playwright-core (web_deps)

@@ -62,6 +62,7 @@ func (s *server) startS2S(ctx context.Context) error {
 	}
 	s.s2s = srv
 	s.remote.p.Store(srv)
+	s.reg.MustRegister(s2sCollector{srv})
 	return nil
 }
 
@@ -106,7 +107,11 @@ func xmppS2S(ctx context.Context, e *env, args []string) error {
 		if auth == "" {
 			auth = "-"
 		}
-		rows[i] = []string{l.Local, l.Remote, l.Direction, l.State, auth, l.Addr, l.Since.Local().Format(time.DateTime)}
+		dir := l.Direction
+		if l.Bidi {
+			dir += "+bidi" // XEP-0288: stanzas go both ways on this stream
+		}
+		rows[i] = []string{l.Local, l.Remote, dir, l.State, auth, l.Addr, l.Since.Local().Format(time.DateTime)}
 	}
 	return table(e.stdout, []string{"LOCAL", "REMOTE", "DIR", "STATE", "AUTH", "ADDR", "SINCE"}, rows)
 }

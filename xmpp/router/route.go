@@ -144,7 +144,11 @@ func (r *Router) remote(ctx context.Context, from, to JID, st *elem.Element) {
 		return
 	}
 	if err := r.Remote.Send(ctx, from, to, st); err != nil {
-		r.bounce(ctx, st, "cancel", "remote-server-not-found", err.Error())
+		typ, cond := "cancel", "remote-server-not-found"
+		if re, ok := errors.AsType[*RemoteError](err); ok {
+			typ, cond = re.Type, re.Condition
+		}
+		r.bounce(ctx, st, typ, cond, err.Error())
 	}
 }
 

@@ -16,6 +16,7 @@ type Config struct {
 	RequireValidCerts  bool                `toml:"require_valid_certs" doc:"Accept and open only streams whose peer certificate is valid for its domain (SASL EXTERNAL); no Server Dialback fallback."`
 	Allow              []string            `toml:"allow" doc:"If not empty, the only remote domains federation is allowed with."`
 	Block              []string            `toml:"block" doc:"Remote domains federation is refused with (in both directions)."`
+	Bidi               bool                `toml:"bidi" doc:"Bidirectional streams (XEP-0288): offer them to servers that connect here and ask for them on streams opened from here, so one connection per domain pair carries stanzas both ways."`
 	CAFile             string              `toml:"ca_file" doc:"PEM file of CA certificates trusted for peer certificates, in addition to the system's. Empty: the system's only."`
 	ConnectTimeout     time.Duration       `toml:"connect_timeout" doc:"Time an outbound stream has to resolve, connect, secure and authenticate; stanzas queued meanwhile then bounce with remote-server-timeout."`
 	NegotiationTimeout time.Duration       `toml:"negotiation_timeout" doc:"Time an inbound connection has to secure and authenticate its stream."`
@@ -37,6 +38,7 @@ func DefaultConfig() Config {
 	pre.BytesPerSecond, pre.Burst = streamreader.S2SBytesPerSecond, streamreader.S2SBurst
 	return Config{
 		Enabled:            true,
+		Bidi:               true,
 		ConnectTimeout:     90 * time.Second,
 		NegotiationTimeout: 90 * time.Second,
 		IdleTimeout:        15 * time.Minute,

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,6 +48,7 @@ type node struct {
 	dns    *testdns.Server
 	port   int // the STARTTLS listener
 	ln     net.Listener
+	conns  atomic.Int32 // connections accepted
 	users  map[string]*fakeSession
 	secret []byte
 }
@@ -123,13 +125,27 @@ func (n *node) start(secret []byte, direct bool) {
 	}
 	n.srv = srv
 	n.r.Remote = srv
-	ln := n.ln
+	ln := &countingListener{Listener: n.ln, n: &n.conns}
 	go srv.Serve(ln, direct)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
+}
+
+// countingListener counts the connections it accepts.
+type countingListener struct {
+	net.Listener
+	n *atomic.Int32
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
 }
 
 // send routes a chat message as if from's client sent it.

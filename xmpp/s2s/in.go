@@ -32,11 +32,13 @@ type inConn struct {
 	external bool   // SASL EXTERNAL succeeded
 	header   bool   // our header was sent on the current stream
 	raised   bool   // post-authentication limits in force
+	adopted  bool   // the EXTERNAL pair carries our stanzas too (bidi)
 	since    time.Time
 
 	mu       sync.Mutex
 	verified map[pair]string // (local, remote) → "external" or "dialback"
 	state    string
+	bidi     bool // the peer asked for a bidirectional stream (XEP-0288)
 }
 
 func newInConn(s *Server, nc net.Conn, direct bool) *inConn {
@@ -47,6 +49,7 @@ func newInConn(s *Server, nc net.Conn, direct bool) *inConn {
 func (c *inConn) serve() {
 	defer c.nc.Close()
 	s := c.s
+	defer s.dropInbound(c)
 	c.nc.SetReadDeadline(time.Now().Add(s.cfg.NegotiationTimeout))
 	if c.direct {
 		tc := tls.Server(c.nc, s.srvTLS)
@@ -143,7 +146,14 @@ func (c *inConn) readHeader() error {
 		b.Write(render(c.features()))
 	}
 	c.header = true
-	return c.w.now(b.Bytes())
+	if err := c.w.now(b.Bytes()); err != nil {
+		return err
+	}
+	if c.external && c.bidi && !c.adopted { // after the restart: our stanzas may follow the header
+		c.adopted = true
+		s.adopt(c, pair{local: c.to, remote: c.from}, "external")
+	}
+	return nil
 }
 
 func (c *inConn) features() *elem.Element {
@@ -157,6 +167,9 @@ func (c *inConn) features() *elem.Element {
 		}
 		if !c.s.cfg.RequireValidCerts {
 			f.Add(elem.New(nsDBFeat, "dialback").Add(elem.New(nsDBFeat, "errors")))
+		}
+		if c.s.cfg.Bidi && len(c.verified) == 0 { // XEP-0288 §2.1: before authentication
+			f.Add(elem.New(nsBidiFeat, "bidi"))
 		}
 	}
 	return f
@@ -178,7 +191,7 @@ func (c *inConn) readElements() (bool, error) {
 			return false, err
 		}
 		switch {
-		case e.Space == "" && (e.Local == "message" || e.Local == "presence" || e.Local == "iq"):
+		case isStanza(e):
 			if err := c.stanza(e); err != nil {
 				return false, err
 			}
@@ -195,6 +208,10 @@ func (c *inConn) readElements() (bool, error) {
 			return false, streamErr("policy-violation", "STARTTLS is required first")
 		case e.Space == nsSASL && e.Local == "auth":
 			return c.saslExternal(e)
+		case c.s.cfg.Bidi && e.Space == nsBidi && e.Local == "bidi":
+			if err := c.enableBidi(); err != nil {
+				return false, err
+			}
 		case e.Space == nsDialback && e.Local == "result":
 			if err := c.dbResult(e); err != nil {
 				return false, err
@@ -260,13 +277,17 @@ func (c *inConn) verify(p pair, how string) {
 	c.mu.Lock()
 	c.verified[p] = how
 	c.state = "ready"
+	bidi := c.bidi
 	c.mu.Unlock()
+	if bidi && how != "external" { // EXTERNAL: after the stream restart (readHeader)
+		c.s.adopt(c, p, how)
+	}
 	if !c.raised {
 		c.raised = true
 		c.rd.SetLimits(c.s.cfg.Limits)
 		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
 	}
-	c.s.log.Info("s2s: inbound stream verified", "local", p.local, "remote", p.remote, "auth", how, "addr", c.addr)
+	c.s.log.Info("s2s: inbound stream verified", "local", p.local, "remote", p.remote, "auth", how, "bidi", bidi, "addr", c.addr)
 }
 
 func (c *inConn) isVerified(p pair) bool {
@@ -328,49 +349,35 @@ func (c *inConn) dbResult(e *elem.Element) error {
 // (XEP-0220 §2.3.2); the key is recomputed from the secret, so no state
 // is kept.
 func (c *inConn) dbVerify(e *elem.Element) error {
+	return c.w.now(render(c.s.verifyAnswer(e)))
+}
+
+// verifyAnswer is the answer to a db:verify request: valid when the key
+// is ours for (to, from, id).
+func (s *Server) verifyAnswer(e *elem.Element) *elem.Element {
 	from, to, id := e.Get("from"), e.Get("to"), e.Get("id")
 	typ := "invalid"
-	if d, ok := domainOf(to); ok && c.s.router.Hosted(d) && keyValid(c.s.secret, from, d, id, strings.TrimSpace(e.Text())) {
+	if d, ok := domainOf(to); ok && s.router.Hosted(d) && keyValid(s.secret, from, d, id, strings.TrimSpace(e.Text())) {
 		typ = "valid"
 	}
-	return c.w.now(render(elem.New(nsDialback, "verify", "from", to, "to", from, "id", id, "type", typ)))
+	return elem.New(nsDialback, "verify", "from", to, "to", from, "id", id, "type", typ)
 }
 
 // stanza routes a stanza whose (from, to) domain pair is verified on this
 // stream (RFC 6120 §13.5, XEP-0220 §4).
 func (c *inConn) stanza(e *elem.Element) error {
-	if e.Get("from") == "" || e.Get("to") == "" {
-		return streamErr("improper-addressing", "stanzas between servers need from and to")
-	}
-	from, err := router.ParseJID(e.Get("from"))
-	if err != nil {
-		return streamErr("invalid-from", "the 'from' is not a valid JID")
-	}
-	to, err := router.ParseJID(e.Get("to"))
-	if err != nil {
-		return streamErr("improper-addressing", "the 'to' is not a valid JID")
-	}
-	if !c.isVerified(pair{local: to.Domain, remote: from.Domain}) {
-		return streamErr("invalid-from", "the domain pair "+from.Domain+" → "+to.Domain+" is not verified on this stream")
-	}
-	if !c.s.router.Hosted(to.Domain) {
-		return streamErr("host-unknown", "this server does not serve XMPP for "+to.Domain)
-	}
-	e.Set("from", from.String())
-	e.Set("to", to.String())
-	c.s.router.Route(c.s.ctx, from, to, e)
-	return nil
+	return c.s.acceptStanza(e, c.isVerified)
 }
 
 func (c *inConn) info() []Link {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.verified) == 0 {
-		return []Link{{Local: c.to, Remote: c.from, Direction: "in", State: c.state, Addr: c.addr, Since: c.since}}
+		return []Link{{Local: c.to, Remote: c.from, Direction: "in", State: c.state, Bidi: c.bidi, Addr: c.addr, Since: c.since}}
 	}
 	var out []Link
 	for p, how := range c.verified {
-		out = append(out, Link{Local: p.local, Remote: p.remote, Direction: "in", State: "ready", Auth: how, Addr: c.addr, Since: c.since})
+		out = append(out, Link{Local: p.local, Remote: p.remote, Direction: "in", State: "ready", Auth: how, Bidi: c.bidi, Addr: c.addr, Since: c.since})
 	}
 	return out
 }

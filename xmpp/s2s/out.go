@@ -18,10 +18,14 @@ import (
 	"github.com/tidings/tidings/xmpp/streamreader"
 )
 
-// link is the outbound stream of one (local, remote) pair.
+// link is the way our stanzas for one (local, remote) pair go: an
+// outbound stream of ours, or the peer's inbound stream when it asked for
+// a bidirectional one (XEP-0288; in is set, and no goroutine of ours runs
+// it).
 type link struct {
-	s *Server
-	p pair
+	s  *Server
+	p  pair
+	in *inConn
 
 	mu       sync.Mutex
 	state    string // connecting, ready, closed
@@ -29,6 +33,8 @@ type link struct {
 	addr     string
 	since    time.Time
 	queue    []*elem.Element // while connecting
+	w        *writer         // the stream's, once ready
+	bidi     bool            // stanzas come back on the same stream
 	oc       *outConn
 	lastUsed time.Time
 	timer    *time.Timer
@@ -38,9 +44,17 @@ type link struct {
 var errLinkClosed = errors.New("s2s: link closed")
 
 // Send carries a stanza to another server (router.Remote). An error makes
-// the router bounce the stanza at once; later failures bounce through
-// Router.Bounce.
+// the router bounce the stanza at once (with the condition a
+// router.RemoteError names); later failures bounce through Router.Bounce.
 func (s *Server) Send(ctx context.Context, from, to router.JID, st *elem.Element) error {
+	err := s.send(from, to, st)
+	if err != nil {
+		s.bounced.Add(1)
+	}
+	return err
+}
+
+func (s *Server) send(from, to router.JID, st *elem.Element) error {
 	remote := to.Domain
 	switch {
 	case !s.cfg.Enabled:
@@ -61,8 +75,8 @@ func (s *Server) Send(ctx context.Context, from, to router.JID, st *elem.Element
 		if l == nil {
 			if f, ok := s.failures[p]; ok && time.Now().Before(f.retryAt) {
 				s.mu.Unlock()
-				return fmt.Errorf("%s could not be reached (%s); next attempt in %s", remote, f.err,
-					time.Until(f.retryAt).Round(time.Second))
+				return &router.RemoteError{Type: bounceType(f.cond), Condition: f.cond, Err: fmt.Errorf(
+					"%s could not be reached (%s); next attempt in %s", remote, f.err, time.Until(f.retryAt).Round(time.Second))}
 			}
 			l = &link{s: s, p: p, state: "connecting", since: time.Now()}
 			s.links[p] = l
@@ -83,13 +97,15 @@ func (l *link) send(st *elem.Element) error {
 	switch l.state {
 	case "connecting":
 		if len(l.queue) >= l.s.cfg.MaxQueue {
-			return fmt.Errorf("too many stanzas waiting for the stream to %s", l.p.remote)
+			return &router.RemoteError{Type: "wait", Condition: "resource-constraint", // RFC 6120 §8.3.3.18
+				Err: fmt.Errorf("too many stanzas waiting for the stream to %s", l.p.remote)}
 		}
 		l.queue = append(l.queue, st)
 		return nil
 	case "ready":
-		if l.oc.w.stanza(st) {
+		if l.w.stanza(st) {
 			l.lastUsed = time.Now()
+			l.s.stanzasOut.Add(1)
 			return nil
 		}
 		l.state = "closed"
@@ -146,13 +162,15 @@ func (l *link) run() {
 		f := s.failures[l.p]
 		f.count++
 		f.retryAt = time.Now().Add(s.backoff(f.count))
-		f.err = shortErr(err)
+		f.err, f.cond = shortErr(err), cond
 		s.failures[l.p] = f
 		s.mu.Unlock()
+		s.failed.Add(1)
+		s.bounced.Add(uint64(len(q)))
 		s.log.Info("s2s: outbound stream failed", "local", l.p.local, "remote", l.p.remote, "err", err,
 			"bounced", len(q), "retry_in", s.backoff(f.count))
 		for _, st := range q {
-			s.router.Bounce(s.ctx, st, "cancel", cond, "")
+			s.router.Bounce(s.ctx, st, bounceType(cond), cond, "")
 		}
 		return
 	}
@@ -160,26 +178,40 @@ func (l *link) run() {
 	delete(s.failures, l.p)
 	s.mu.Unlock()
 	l.mu.Lock()
-	l.state, l.oc, l.auth, l.addr = "ready", oc, oc.auth, oc.addr
+	l.state, l.oc, l.w, l.auth, l.addr, l.bidi = "ready", oc, oc.w, oc.auth, oc.addr, oc.bidi
 	l.since, l.lastUsed = time.Now(), time.Now()
 	for _, st := range l.queue {
-		oc.w.stanza(st)
+		if oc.w.stanza(st) {
+			s.stanzasOut.Add(1)
+		}
 	}
 	l.queue = nil
 	l.timer = time.AfterFunc(s.cfg.IdleTimeout, l.idle)
 	l.mu.Unlock()
-	s.log.Info("s2s: outbound stream ready", "local", l.p.local, "remote", l.p.remote, "addr", oc.addr, "auth", oc.auth)
+	s.log.Info("s2s: outbound stream ready", "local", l.p.local, "remote", l.p.remote, "addr", oc.addr, "auth", oc.auth, "bidi", oc.bidi)
 
-	err = oc.readLoop()
+	err = oc.readLoop(l.touch)
 	l.mu.Lock()
 	l.state = "closed"
 	l.timer.Stop()
 	l.mu.Unlock()
 	s.dropLink(l)
 	s.log.Info("s2s: outbound stream ended", "local", l.p.local, "remote", l.p.remote, "err", err)
-	oc.w.close("", "")
+	var se *streamreader.Error
+	if errors.As(err, &se) {
+		oc.w.close(se.Condition, se.Text)
+	} else {
+		oc.w.close("", "")
+	}
 	oc.w.flush(s.cfg.WriteTimeout)
 	oc.nc.Close()
+}
+
+// touch records traffic from the peer on a bidirectional stream.
+func (l *link) touch() {
+	l.mu.Lock()
+	l.lastUsed = time.Now()
+	l.mu.Unlock()
 }
 
 // idle closes a stream that carried nothing for IdleTimeout.
@@ -212,7 +244,9 @@ func (l *link) shutdown() {
 			l.cancel()
 		}
 	case "ready":
-		l.oc.w.close("system-shutdown", "the server is shutting down")
+		if l.in == nil { // an inbound stream is closed with the listener's connections
+			l.oc.w.close("system-shutdown", "the server is shutting down")
+		}
 	}
 }
 
@@ -232,7 +266,16 @@ func (l *link) info() Link {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return Link{Local: l.p.local, Remote: l.p.remote, Direction: "out", State: l.state, Auth: l.auth,
-		Addr: l.addr, Since: l.since, Queued: len(l.queue)}
+		Bidi: l.bidi, Addr: l.addr, Since: l.since, Queued: len(l.queue)}
+}
+
+// bounceType is the error type that goes with a condition (RFC 6120
+// §8.3.3): wait for a timeout or congestion, which may pass, else cancel.
+func bounceType(cond string) string {
+	if cond == "remote-server-timeout" || cond == "resource-constraint" {
+		return "wait"
+	}
+	return "cancel"
 }
 
 func shortErr(err error) string {
@@ -255,6 +298,7 @@ type outConn struct {
 	streamID string
 	addr     string
 	auth     string
+	bidi     bool // we asked for a bidirectional stream (XEP-0288)
 }
 
 // authError means the peer was reached but authentication failed: no
@@ -378,6 +422,9 @@ func (oc *outConn) negotiate(ctx context.Context, direct, verify bool) error {
 		if verify || authed {
 			return nil
 		}
+		if err := oc.requestBidi(feats); err != nil {
+			return err
+		}
 		certOK := certValid(s.roots, oc.tc.ConnectionState().PeerCertificates, remote)
 		if s.cfg.RequireValidCerts && !certOK {
 			return &authError{"the peer's certificate is not valid for " + remote}
@@ -431,8 +478,10 @@ func (oc *outConn) dialback() error {
 		case "valid":
 			oc.auth = "dialback"
 			return nil
-		case "invalid", "error":
-			return &authError{"the peer refused our dialback (" + e.Get("type") + ")"}
+		case "invalid":
+			return &authError{"the peer refused our dialback (invalid)"}
+		case "error": // XEP-0220 §2.4: the reason is a stanza error
+			return &authError{"the peer refused our dialback: " + stanzaErrorOf(e)}
 		}
 	}
 }
@@ -469,10 +518,14 @@ func offers(feats *elem.Element, mech string) bool {
 	return false
 }
 
-// readLoop reads the ready stream until it ends. Without XEP-0288 the peer
-// sends nothing here but whitespace, a stream error or the closing tag.
-func (oc *outConn) readLoop() error {
+// readLoop reads the ready stream until it ends. On a bidirectional
+// stream (XEP-0288) the peer sends stanzas from its domain to ours here,
+// and touch is called for each, and may ask us to verify dialback keys;
+// otherwise nothing but whitespace, a stream error or the closing tag is
+// expected.
+func (oc *outConn) readLoop(touch func()) error {
 	oc.rd.SetLimits(oc.s.cfg.Limits)
+	back := pair{local: oc.p.local, remote: oc.p.remote} // the pair proved when the stream was set up
 	for {
 		e, err := nextElement(oc.rd, nil)
 		if err != nil {
@@ -481,8 +534,22 @@ func (oc *outConn) readLoop() error {
 			}
 			return err
 		}
-		if e.Space == nsStream && e.Local == "error" {
+		switch {
+		case e.Space == nsStream && e.Local == "error":
 			return errors.New("stream error from the peer: " + streamErrorOf(e))
+		case isStanza(e) && !oc.bidi:
+			return streamErr("unsupported-stanza-type", "stanzas on this stream need XEP-0288 bidi, which was not negotiated")
+		case isStanza(e):
+			if err := oc.s.acceptStanza(e, func(p pair) bool { return p == back }); err != nil {
+				return err
+			}
+			touch()
+		case oc.bidi && e.Space == nsDialback && e.Local == "verify" && e.Get("type") == "":
+			// The peer asks us, as authoritative server, on the stream it
+			// may now use both ways (XEP-0288 §3, XEP-0220 §2.3).
+			oc.w.enqueue(render(oc.s.verifyAnswer(e)), false)
+		default:
+			oc.s.log.Debug("s2s: ignored element on an outbound stream", "local", oc.p.local, "remote", oc.p.remote, "element", e.Local)
 		}
 	}
 }

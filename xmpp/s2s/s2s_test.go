@@ -48,6 +48,12 @@ func TestDialbackSelfSigned(t *testing.T) {
 	if st := mon.wait("romeo", 5*time.Second); st.ChildText("", "body") != "again" {
 		t.Fatalf("romeo got %s", st)
 	}
+	// Counted as they are queued or accepted, which may be just after the
+	// other side delivered them.
+	capWant, monWant := Stats{StanzasOut: 2, StanzasIn: 1}, Stats{StanzasOut: 1, StanzasIn: 2}
+	if !eventually(time.Second, func() bool { return cap.srv.Stats() == capWant && mon.srv.Stats() == monWant }) {
+		t.Errorf("stats: capulet %+v, want %+v; montague %+v, want %+v", cap.srv.Stats(), capWant, mon.srv.Stats(), monWant)
+	}
 }
 
 // A private CA: SASL EXTERNAL both ways, with valid certificates required.
@@ -138,11 +144,15 @@ func TestPeerDownBounceAndRestart(t *testing.T) {
 	}
 }
 
-// A connect that never completes bounces with remote-server-timeout.
+// A connect that never completes bounces with remote-server-timeout
+// (type wait), and so does what is sent during the back-off after it;
+// more than max_queue stanzas waiting bounce with resource-constraint.
 func TestConnectTimeoutBounce(t *testing.T) {
 	d := testdns.Start(t)
 	cfg := testConfig()
 	cfg.ConnectTimeout = 300 * time.Millisecond
+	cfg.RetryMin, cfg.RetryMax = time.Minute, time.Minute
+	cfg.MaxQueue = 1
 	cap := newNode(t, d, "capulet.test", selfSigned(t, "capulet.test"), cfg, false, "juliet")
 	// A listener that accepts and never speaks.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -162,8 +172,19 @@ func TestConnectTimeoutBounce(t *testing.T) {
 	d.Add(t, "_xmpp-server._tcp.silent.test. 60 IN SRV 0 5 "+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)+" xmpp.silent.test.",
 		"xmpp.silent.test. 60 IN A 127.0.0.1")
 	cap.send("juliet@capulet.test/phone", "romeo@silent.test", "hello")
-	if st := cap.wait("juliet", 5*time.Second); errorCondition(st) != "remote-server-timeout" {
-		t.Fatalf("juliet got %s", st)
+	cap.send("juliet@capulet.test/phone", "romeo@silent.test", "crowded")
+	for _, want := range []string{"crowded resource-constraint wait", "hello remote-server-timeout wait"} {
+		st := cap.wait("juliet", 5*time.Second)
+		if got := st.ChildText("", "body") + " " + errorCondition(st) + " " + st.Child("", "error").Get("type"); got != want {
+			t.Fatalf("juliet got %s, want %s", st, want)
+		}
+	}
+	cap.send("juliet@capulet.test/phone", "romeo@silent.test", "again")
+	if st := cap.wait("juliet", 5*time.Second); errorCondition(st) != "remote-server-timeout" || st.Child("", "error").Get("type") != "wait" {
+		t.Fatalf("during the back-off juliet got %s", st)
+	}
+	if got, want := cap.srv.Stats(), (Stats{Bounced: 3, Failed: 1}); got != want {
+		t.Errorf("stats %+v, want %+v", got, want)
 	}
 }
 
@@ -198,6 +219,11 @@ type rawPeer struct {
 }
 
 func dialRaw(t *testing.T, n *node, from string) *rawPeer {
+	return dialRawFeatures(t, n, from, nil)
+}
+
+// dialRawFeatures is dialRaw that hands the features after TLS to check.
+func dialRawFeatures(t *testing.T, n *node, from string, check func(string)) *rawPeer {
 	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(n.port))
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +232,7 @@ func dialRaw(t *testing.T, n *node, from string) *rawPeer {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	p := &rawPeer{t: t, c: c, rd: bufio.NewReader(c)}
 	p.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' version='1.0' from='` + from + `' to='` + n.domain + `'>`)
-	p.until("</features>")
+	p.until("</stream:features>")
 	p.write(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`)
 	p.until("<proceed")
 	tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
@@ -215,7 +241,10 @@ func dialRaw(t *testing.T, n *node, from string) *rawPeer {
 	}
 	p.c, p.rd = tc, bufio.NewReader(tc)
 	p.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' version='1.0' from='` + from + `' to='` + n.domain + `'>`)
-	p.until("</features>")
+	feats := p.until("</stream:features>")
+	if check != nil {
+		check(feats)
+	}
 	return p
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidings/tidings/xmpp/internal/connset"
@@ -55,6 +56,8 @@ type Server struct {
 	wg       sync.WaitGroup // outbound links
 
 	in connset.Set[*inConn] // inbound listeners and connections
+
+	stanzasIn, stanzasOut, bounced, failed atomic.Uint64 // Stats
 }
 
 // pair is (local domain, remote domain).
@@ -64,6 +67,7 @@ type failure struct {
 	count   int
 	retryAt time.Time
 	err     string
+	cond    string // what stanzas bounce with until retryAt
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -148,6 +152,7 @@ type Link struct {
 	Direction string    `json:"direction"` // "out" or "in"
 	State     string    `json:"state"`     // connecting, ready, verifying
 	Auth      string    `json:"auth"`      // "external", "dialback" or ""
+	Bidi      bool      `json:"bidi"`      // stanzas go both ways on this stream (XEP-0288)
 	Addr      string    `json:"addr"`      // the peer's address
 	Since     time.Time `json:"since"`
 	Queued    int       `json:"queued,omitempty"`
@@ -164,7 +169,9 @@ func (s *Server) Links() []Link {
 	conns := s.in.Conns()
 	var out []Link
 	for _, l := range links {
-		out = append(out, l.info())
+		if l.in == nil { // an inbound stream lists itself
+			out = append(out, l.info())
+		}
 	}
 	for _, c := range conns {
 		out = append(out, c.info()...)
@@ -180,6 +187,19 @@ func (s *Server) Links() []Link {
 		return a.Direction > b.Direction
 	})
 	return out
+}
+
+// Stats are the federation counters since the server started.
+type Stats struct {
+	StanzasIn  uint64 // accepted from peers and routed
+	StanzasOut uint64 // queued to peers' streams
+	Bounced    uint64 // stanzas returned to their senders with an error
+	Failed     uint64 // outbound streams that could not be set up
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	return Stats{StanzasIn: s.stanzasIn.Load(), StanzasOut: s.stanzasOut.Load(), Bounced: s.bounced.Load(), Failed: s.failed.Load()}
 }
 
 // Shutdown stops accepting, closes every stream with system-shutdown

@@ -97,12 +97,26 @@ func nextElement(rd *streamreader.Reader, onToken func()) (*elem.Element, error)
 	}
 }
 
-// render writes a first-level element of a server stream.
+// render writes a first-level element of a server stream. Elements of the
+// stream and dialback namespaces carry the prefixes our stream header
+// declares (<stream:features/>, <db:result/>, <db:verify/>) rather than a
+// default namespace of their own: the same thing in XML, but ejabberd's
+// parser matches these names literally and ignores
+// <result xmlns='jabber:server:dialback'/> (as a dialback request it never
+// answers) and <features xmlns='http://etherx.jabber.org/streams'/>.
 func render(e *elem.Element) []byte {
 	var b bytes.Buffer
+	if p := streamPrefixes[e.Space]; p != "" {
+		q := *e // children in the content namespace stay unprefixed: jabber:server
+		q.Space, q.Local = "", p+":"+e.Local
+		e = &q
+	}
 	e.Append(&b, elem.NSServer)
 	return b.Bytes()
 }
+
+// streamPrefixes are the namespace prefixes writeHeader declares.
+var streamPrefixes = map[string]string{nsStream: "stream", nsDialback: "db"}
 
 // streamErrorOf describes a received <stream:error/>.
 func streamErrorOf(e *elem.Element) string {
@@ -115,6 +129,26 @@ func streamErrorOf(e *elem.Element) string {
 		}
 	}
 	return "unknown"
+}
+
+// stanzaErrorOf describes the <error/> child of a dialback answer of type
+// error (XEP-0220 §2.4): its condition and text.
+func stanzaErrorOf(e *elem.Element) string {
+	er := e.Child("", "error") // jabber:server, the content namespace
+	if er == nil {
+		return "no reason given"
+	}
+	cond := "undefined-condition"
+	for _, c := range er.Elements() {
+		if c.Space == nsStanzas && c.Local != "text" {
+			cond = c.Local
+			break
+		}
+	}
+	if t := er.ChildText(nsStanzas, "text"); t != "" {
+		return cond + " (" + t + ")"
+	}
+	return cond
 }
 
 func newID() string {

@@ -8,8 +8,9 @@ see each other's presence and exchange messages both ways: every stanza
 crosses the federation link between the two servers.
 
 The only argument is a JSON object: juliet and romeo (bare JIDs), their
-hosts and ports (juliet_host, juliet_port, romeo_host, romeo_port) and
-password. Prints "PASS <what was observed>" or "FAIL <what went wrong>"
+hosts and ports (juliet_host, juliet_port, romeo_host, romeo_port),
+password, and romeo_first (romeo writes to juliet before anything else, so
+that the link is opened from romeo's side). Prints "PASS <what was observed>" or "FAIL <what went wrong>"
 followed by every stanza the clients sent (->) and received (<-).
 Exit status 0 on PASS.
 """
@@ -129,6 +130,11 @@ async def scenario():
     r = await login(ROMEO, CFG["romeo_host"], CFG["romeo_port"], "In the orchard")
     steps = []
     try:
+        if CFG.get("romeo_first"):
+            # 0. romeo writes first, so montague.example opens the link.
+            r.send_message(mto=JULIET + "/balcony", mbody="Is she awake?", mtype="chat")
+            await j.get("romeo's first message", message(ROMEO, "Is she awake?"))
+            steps.append("romeo wrote first")
         # 1. juliet asks romeo (across: capulet.example → montague.example).
         j.send_presence(pto=ROMEO, ptype="subscribe")
         await j.get("roster push romeo none/ask", push(ROMEO, "none", "subscribe"))

@@ -24,7 +24,7 @@ component_ports = { }
 -- never /etc/hosts or /etc/resolv.conf.
 unbound = { forward = { "@@DNS@@" }, resolvconf = false, hoststxt = false }
 
-modules_enabled = { "roster", "saslauth", "tls", "dialback", "disco", "ping" }
+modules_enabled = { "roster", "saslauth", "tls", "dialback", "s2s_bidi", "disco", "ping" }
 authentication = "internal_hashed"
 storage = "internal"
 allow_registration = false
