@@ -225,7 +225,12 @@ func (c *conn) readHeader() error {
 	}
 	var b bytes.Buffer
 	c.writeHeader(&b)
-	c.features().Append(&b, nsStream) // the features element lives in the stream namespace
+	// <stream:features/> with the prefix the header declares: the same in
+	// XML as <features xmlns='http://etherx.jabber.org/streams'/>, but
+	// parsers that match names literally (ejabberd's is one) know only it.
+	f := c.features()
+	f.Space, f.Local = "", "stream:features"
+	f.Append(&b, elem.NSClient)
 	return c.writeNow(b.Bytes())
 }
 
