@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/mail/store"
 	"github.com/tidings/tidings/migrations"
 	"github.com/tidings/tidings/migrations/dbtest"
 )
@@ -305,5 +306,69 @@ func TestCondStoreClient(t *testing.T) {
 	}
 	if s := roots[0].Resources[imap.QuotaResourceStorage]; s.Limit != 10<<10 || s.Usage == 0 {
 		t.Errorf("STORAGE %+v, want usage > 0 of %d", s, 10<<10)
+	}
+}
+
+// TestNoOlderFlagsAfterNewer: an update queued for a session before it
+// answers with newer flags (its own STORE, a FETCH) is not written after
+// that answer: the client's MODSEQ would go back, and its flags would stay
+// outdated, for good when the newer change was its own (found by
+// TestStress).
+func TestNoOlderFlagsAfterNewer(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *migrations.DB) {
+		e := newEnv(t, db, nil)
+		a, b := e.raw(t), e.raw(t)
+		for _, r := range []*raw{a, b} {
+			r.ok("a", `LOGIN juliet@capulet.example "`+pw+`"`)
+		}
+		for range 2 {
+			a.ok("b", "APPEND INBOX {6+}\r\nhi\r\n\r\n")
+		}
+		a.ok("c", "SELECT INBOX")
+		b.ok("c", "SELECT INBOX (CONDSTORE)")
+		mb, err := e.st.Mailbox(e.ctx, e.juliet.ID, "INBOX")
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// Message 1: A's change is queued for B, a newer one comes from
+		// elsewhere (the store directly), and B FETCHes.
+		a.ok("d", `STORE 1 +FLAGS (\Seen)`)
+		if _, _, err := e.st.StoreFlags(e.ctx, mb.ID, []store.UIDRange{{Start: 1, Stop: 1}}, store.FlagsAdd, []string{`\Flagged`}, 0); err != nil {
+			t.Fatal(err)
+		}
+		f, _ := b.ok("e", "FETCH 1 (FLAGS MODSEQ)")
+		n, _ := b.ok("f", "NOOP")
+		checkFlagsSeq(t, append(f, n...), "1", `\Flagged \Seen`)
+
+		// Message 2: A's change is queued for B, then B changes it itself.
+		a.ok("g", `STORE 2 +FLAGS (\Seen)`)
+		s, _ := b.ok("h", `STORE 2 +FLAGS (\Answered)`)
+		n, _ = b.ok("i", "NOOP")
+		checkFlagsSeq(t, append(s, n...), "2", `\Answered \Seen`)
+	})
+}
+
+// checkFlagsSeq: the FETCH responses for message seq never take MODSEQ
+// back, and the last one has the flags want.
+func checkFlagsSeq(t *testing.T, lines []string, seq, want string) {
+	t.Helper()
+	re := regexp.MustCompile(`^\* ` + seq + ` FETCH \(.*FLAGS \(([^)]*)\) MODSEQ \((\d+)\)`)
+	var last uint64
+	got := ""
+	for _, l := range lines {
+		m := re.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		if ms := u64(t, m[2]); ms < last {
+			t.Errorf("message %s: MODSEQ %d after %d in %q", seq, ms, last, lines)
+		} else {
+			last = ms
+		}
+		got = m[1]
+	}
+	if got != want {
+		t.Errorf("message %s: last FLAGS (%s), want (%s); lines %q", seq, got, want, lines)
 	}
 }

@@ -23,8 +23,11 @@
 //     once as well (their responses belong before its tagged OK); applying
 //     is idempotent (new UIDs above the last known one, expunges of known
 //     UIDs, flag changes by MODSEQ), so the bus's copy of the same change
-//     is ignored. If the bus drops changes for a slow user, the mailboxes
-//     are resynchronised from the store.
+//     is ignored. A FETCH or STORE answer, read from the store, may be
+//     newer than the shared state: it brings the state up to date and drops
+//     the older updates queued for that session, so that no client sees a
+//     message's MODSEQ go back. If the bus drops changes for a slow user,
+//     the mailboxes are resynchronised from the store.
 //   - New messages are announced one EXISTS at a time: the tracker's
 //     EncodeSeqNum only recognises a pending EXISTS that is exactly one
 //     above the previous count.
