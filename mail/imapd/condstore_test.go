@@ -3,9 +3,11 @@ package imapd
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -371,4 +373,67 @@ func checkFlagsSeq(t *testing.T, lines []string, seq, want string) {
 	if got != want {
 		t.Errorf("message %s: last FLAGS (%s), want (%s); lines %q", seq, got, want, lines)
 	}
+}
+
+// TestQResyncPendingExpunge: an expunge that has not yet reached the
+// session's view (the change feed is behind) is not reported in SELECT's
+// VANISHED (EARLIER), since EXISTS still counts the message: it comes as a
+// live VANISHED afterwards, once (found by TestStress).
+func TestQResyncPendingExpunge(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *migrations.DB) {
+		e := newEnv(t, db, nil)
+		a := e.raw(t)
+		a.ok("a", `LOGIN juliet@capulet.example "`+pw+`"`)
+		for range 3 {
+			a.ok("b", "APPEND INBOX {6+}\r\nhi\r\n\r\n")
+		}
+		sel, _ := a.ok("c", "SELECT INBOX") // keeps the mailbox state loaded
+		validity := has(t, sel, `\[UIDVALIDITY (\d+)\]`)
+		high := has(t, sel, `\[HIGHESTMODSEQ (\d+)\]`)
+		mb, err := e.st.Mailbox(e.ctx, e.juliet.ID, "INBOX")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.srv.mu.Lock()
+		us := e.srv.users[e.juliet.ID]
+		e.srv.mu.Unlock()
+		b := us.box(mb.ID)
+
+		// Hold the feed: it waits for b's flag changes in flight before
+		// applying the first flag change, and the expunge queues behind it.
+		b.storing()
+		released := false
+		release := func() {
+			if !released {
+				released = true
+				b.storedFlags(nil, nil)
+			}
+		}
+		defer release()
+		set := []store.UIDRange{{Start: 2, Stop: 2}}
+		if _, _, err := e.st.StoreFlags(e.ctx, mb.ID, set, store.FlagsAdd, []string{`\Deleted`}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if gone, err := e.st.Expunge(e.ctx, mb.ID, set); err != nil || len(gone) != 1 {
+			t.Fatalf("expunge: %v %v", gone, err)
+		}
+
+		q := e.raw(t)
+		q.ok("a", `LOGIN juliet@capulet.example "`+pw+`"`)
+		q.ok("b", "ENABLE QRESYNC")
+		sel, _ = q.ok("c", fmt.Sprintf("SELECT INBOX (QRESYNC (%s %s 1:3))", validity, high))
+		has(t, sel, `^\* 3 EXISTS$`)
+		hasNot(t, sel, `VANISHED`)
+		release()
+		var lines []string
+		for range 200 { // the feed catches up
+			noop, _ := q.ok("d", "NOOP")
+			if lines = append(lines, noop...); slices.ContainsFunc(noop, func(l string) bool { return strings.HasPrefix(l, "* VANISHED") }) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		has(t, lines, `^\* VANISHED 2$`)
+		hasNot(t, lines, `EARLIER`)
+	})
 }

@@ -62,7 +62,9 @@
 //     need an in-tree fork of imapserver (./imapserver, FORK.md lists the
 //     changes). Every message has the MODSEQ of its last change and the
 //     store keeps (uid, modseq) of every expunged message, so VANISHED
-//     (EARLIER) is exact and seq-match data is ignored. HIGHESTMODSEQ at
+//     (EARLIER) is exact and seq-match data is ignored; it leaves out the
+//     expunges that have not reached the session yet, which the client
+//     still counts and gets as a live VANISHED. HIGHESTMODSEQ at
 //     SELECT is the mailbox's as read before the session's state, never
 //     above what the session will be told. A STORE with .SILENT still
 //     answers with the new MODSEQ once CONDSTORE is on. The quota root is

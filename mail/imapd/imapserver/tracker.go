@@ -109,6 +109,20 @@ func (t *SessionTracker) DropMessageFlags(uid imap.UID, modSeq uint64) {
 	t.queue = slices.DeleteFunc(slices.Clone(t.queue), stale)
 }
 
+// tidings: QueuedExpunges returns the UIDs of the expunges queued for the
+// session and not yet written: to its client, those messages still exist.
+func (t *SessionTracker) QueuedExpunges() map[imap.UID]bool {
+	t.mutex.Lock()
+	defer t.mutex.Unlock()
+	out := map[imap.UID]bool{}
+	for _, u := range t.queue {
+		if u.expunge != 0 && u.expungeUID != 0 {
+			out[u.expungeUID] = true
+		}
+	}
+	return out
+}
+
 // QueueNumMessages queues a new EXISTS update.
 func (t *MailboxTracker) QueueNumMessages(n uint32) {
 	// TODO: merge consecutive NumMessages updates
