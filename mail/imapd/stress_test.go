@@ -19,17 +19,22 @@ import (
 	"github.com/tidings/tidings/migrations/dbtest"
 )
 
-// TestStress runs stressClients sessions of one user against one server,
-// each doing random APPEND, STORE (+FLAGS, -FLAGS, FLAGS, .SILENT, with and
-// without UNCHANGEDSINCE, on sequence and UID sets), EXPUNGE and UID
-// EXPUNGE, MOVE and UID MOVE, FETCH and UID FETCH (FLAGS MODSEQ), STATUS,
-// NOOP and short IDLEs, while every response is checked as it arrives
+// TestStress runs stressClients imapclient sessions of one user against
+// one server, each doing random APPEND, STORE (+FLAGS, -FLAGS, FLAGS,
+// .SILENT, with and without UNCHANGEDSINCE, on sequence and UID sets),
+// EXPUNGE and UID EXPUNGE, MOVE and UID MOVE, FETCH and UID FETCH (FLAGS
+// MODSEQ), STATUS, NOOP and short IDLEs, plus one QRESYNC session
+// (stress_qresync_test.go: VANISHED, UID FETCH … VANISHED, SELECT with
+// QRESYNC), while every response is checked as it arrives
 // (stress_view_test.go):
 //
 //   - a FETCH names a sequence number the client knows, and its UID is the
 //     one the client holds for it; a newly learnt UID lies between its
 //     neighbours' (UIDs ascend with sequence numbers) and was never
 //     expunged, neither in this session nor, before this SELECT, in any;
+//     a VANISHED UID is one the client holds, and after a QRESYNC SELECT
+//     the cache minus VANISHED (EARLIER) plus the new messages is exactly
+//     what EXISTS and the following FETCHes say;
 //   - a message's MODSEQ never goes back, and one (UID, MODSEQ) has the
 //     same FLAGS in every session; HIGHESTMODSEQ never goes back, is never
 //     below a MODSEQ the client holds, and at SELECT and in STATUS is never
@@ -98,19 +103,21 @@ var stressFlags = []imap.Flag{imap.FlagSeen, imap.FlagFlagged, imap.FlagAnswered
 
 // stressClient is one session and what it has done.
 type stressClient struct {
-	t      *testing.T
-	e      *env
-	w      *stressWorld
-	name   string
-	c      *imapclient.Client
-	v      *view
-	rnd    *rand.Rand
-	home   string // "" for the roaming client
-	ops    map[string]int
-	sent   int // messages appended, for unique subjects
-	fixed  bool
-	selHMS uint64 // HIGHESTMODSEQ at the last SELECT
-	selN   int    // messages at the last SELECT
+	t        *testing.T
+	e        *env
+	w        *stressWorld
+	name     string
+	c        *imapclient.Client
+	v        *view
+	rnd      *rand.Rand
+	home     string // "" for the roaming client
+	ops      map[string]int
+	sent     int // messages appended, for unique subjects
+	fixed    bool
+	selHMS   uint64      // HIGHESTMODSEQ at the last SELECT
+	raw      *rawSession // the QRESYNC session speaks the protocol itself (c is nil)
+	validity uint32      // UIDVALIDITY at its last SELECT
+	selN     int         // messages at the last SELECT
 }
 
 func (e *env) stressClient(t *testing.T, w *stressWorld, name string, seed int64) *stressClient {
@@ -176,6 +183,12 @@ func runStress(t *testing.T, e *env, seed int64, dur time.Duration) {
 		clients[i] = sc
 	}
 
+	q := e.qresyncClient(t, w, "q", seed+stressClients+1)
+	if err := q.rawSelect(); err != nil {
+		t.Fatal(err)
+	}
+	clients = append(clients, q)
+
 	deadline := time.Now().Add(dur)
 	var wg sync.WaitGroup
 	for _, sc := range clients {
@@ -184,7 +197,11 @@ func runStress(t *testing.T, e *env, seed int64, dur time.Duration) {
 	if !waitTimeout(&wg, dur+30*time.Second) {
 		w.fail("test", "clients still busy 30 s after the deadline; closing their connections")
 		for _, sc := range clients {
-			sc.c.Close()
+			if sc.raw != nil {
+				sc.raw.conn.Close()
+			} else {
+				sc.c.Close()
+			}
 		}
 		wg.Wait()
 	}
@@ -227,13 +244,16 @@ func report(t *testing.T, w *stressWorld, seed int64) bool {
 	return len(w.violations) > 0
 }
 
+// stressOp is an operation a client picks by weight.
+type stressOp struct {
+	name   string
+	weight int
+	fn     func() error
+}
+
 // run does random operations until the deadline or the first violation.
 func (sc *stressClient) run(deadline time.Time) {
-	ops := []struct {
-		name   string
-		weight int
-		fn     func() error
-	}{
+	ops := []stressOp{
 		{"append", 14, func() error { return sc.append(sc.appendTarget()) }},
 		{"store", 26, sc.store},
 		{"expunge", 8, sc.expunge},
@@ -243,6 +263,9 @@ func (sc *stressClient) run(deadline time.Time) {
 		{"idle", 5, sc.idle},
 		{"status", 5, sc.status},
 		{"select", 4, sc.reselect},
+	}
+	if sc.raw != nil {
+		ops = sc.rawOps()
 	}
 	total := 0
 	for _, op := range ops {
@@ -285,6 +308,9 @@ func (sc *stressClient) do(cmd func() error) error {
 	}
 	_, maxModSeq, _, _ := sc.v.result()
 	sc.w.doneModSeq(sc.v.mailbox, maxModSeq)
+	if sc.c == nil {
+		return nil
+	}
 	if mb := sc.c.Mailbox(); mb != nil {
 		if n := len(sc.v.snapshot()); int(mb.NumMessages) != n {
 			sc.fail("imapclient counts %d messages, the view %d", mb.NumMessages, n)
@@ -295,7 +321,7 @@ func (sc *stressClient) do(cmd func() error) error {
 
 func (sc *stressClient) selectBox(mailbox string) error {
 	floorUID, floorModSeq := sc.w.floors(mailbox)
-	sc.v.beginSelect(mailbox)
+	sc.v.beginSelect(mailbox, nil)
 	var data *imap.SelectData
 	err := sc.do(func() (err error) {
 		data, err = sc.c.Select(mailbox, &imap.SelectOptions{CondStore: true}).Wait()
@@ -321,6 +347,9 @@ func (sc *stressClient) selectBox(mailbox string) error {
 // fill asks for what the view lacks, as a client keeping a cache would:
 // the UIDs of new messages and the flags after a .SILENT STORE.
 func (sc *stressClient) fill() error {
+	if sc.raw != nil {
+		return sc.rawFill()
+	}
 	seqs, uids := sc.v.unknown()
 	if len(seqs) > 0 {
 		if err := sc.do(func() error {
@@ -673,6 +702,10 @@ func (sc *stressClient) fetch() error {
 }
 
 func (sc *stressClient) noop() error {
+	if sc.raw != nil {
+		_, err := sc.rawDo("NOOP")
+		return err
+	}
 	return sc.do(func() error { return sc.c.Noop().Wait() })
 }
 

@@ -3,6 +3,7 @@ package imapd
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"net"
 	"regexp"
 	"slices"
@@ -182,7 +183,11 @@ type view struct {
 	reported bool
 
 	mailbox     string
-	selecting   bool   // inside SELECT: EXISTS sets the count
+	selecting   bool   // inside SELECT until its EXISTS, which sets the count
+	qresync     bool   // this SELECT has the QRESYNC parameter: slots start from cache
+	qPending    bool   // QRESYNC SELECT: cache minus VANISHED (EARLIER) not yet completed
+	qExists     uint32 // QRESYNC SELECT: its EXISTS
+	cache       []slot // QRESYNC SELECT: what the client knew before
 	selectEpoch uint64 // world epoch when the SELECT began
 	slots       []slot
 	expunged    map[string]map[uint32]bool // per mailbox, across SELECTs
@@ -289,6 +294,7 @@ func (v *view) feed(p []byte) {
 var (
 	literalRE  = regexp.MustCompile(`\{(\d+)\+?\}$`)
 	existsRE   = regexp.MustCompile(`^\* (\d+) EXISTS$`)
+	vanishedRE = regexp.MustCompile(`^\* VANISHED (\(EARLIER\) )?([\d:,]+)$`)
 	expungeRE  = regexp.MustCompile(`^\* (\d+) EXPUNGE$`)
 	fetchRE    = regexp.MustCompile(`^\* (\d+) FETCH \((.*)\)$`)
 	uidItemRE  = regexp.MustCompile(`(?:^| )UID (\d+)`)
@@ -313,6 +319,8 @@ func (v *view) response(line string) {
 		v.expunge(atoi(m[1]))
 	} else if m := fetchRE.FindStringSubmatch(line); m != nil {
 		v.fetch(atoi(m[1]), m[2])
+	} else if m := vanishedRE.FindStringSubmatch(line); m != nil {
+		v.vanished(m[1] != "", parseNumSet(m[2]))
 	} else if m := highestRE.FindStringSubmatch(line); m != nil {
 		v.highestModSeq(v.mailbox, uint64(atoi(m[1])))
 	} else if m := statusRE.FindStringSubmatch(line); m != nil {
@@ -332,9 +340,15 @@ func atoi(s string) uint32 {
 // exists: the count never shrinks; new messages have no UID yet.
 func (v *view) exists(n uint32) {
 	if v.selecting {
-		v.slots = make([]slot, n)
+		v.selecting = false
+		if v.qresync {
+			v.slots, v.qExists, v.qPending = v.cache, n, true
+		} else {
+			v.slots = make([]slot, n)
+		}
 		return
 	}
+	v.settleLocked()
 	if int(n) < len(v.slots) {
 		v.failLocked("EXISTS %d below the %d messages known", n, len(v.slots))
 		return
@@ -347,6 +361,7 @@ func (v *view) exists(n uint32) {
 
 // expunge removes a message; its UID, if known, must never come back.
 func (v *view) expunge(seq uint32) {
+	v.settleLocked()
 	if seq == 0 || int(seq) > len(v.slots) {
 		v.failLocked("EXPUNGE %d with %d messages", seq, len(v.slots))
 		return
@@ -355,19 +370,104 @@ func (v *view) expunge(seq uint32) {
 	v.slots = slices.Delete(v.slots, int(seq-1), int(seq))
 	v.expunges++
 	v.cmdGone++
-	if s.uid == 0 {
-		return
+	if s.uid != 0 {
+		v.sawGoneLocked(s.uid)
 	}
+}
+
+// sawGoneLocked records uid as expunged: it must never come back.
+func (v *view) sawGoneLocked(uid uint32) {
 	gone := v.expunged[v.mailbox]
 	if gone == nil {
 		gone = map[uint32]bool{}
 		v.expunged[v.mailbox] = gone
 	}
-	if gone[s.uid] {
-		v.failLocked("UID %d expunged twice", s.uid)
+	if gone[uid] {
+		v.failLocked("UID %d expunged twice", uid)
 	}
-	gone[s.uid] = true
-	v.w.sawExpunge(v.mailbox, s.uid)
+	gone[uid] = true
+	v.w.sawExpunge(v.mailbox, uid)
+}
+
+// vanished is QRESYNC's VANISHED (RFC 7162 §3.2.10). Without EARLIER it is
+// EXPUNGE by UID: each UID is a message the client knows, by UID or as
+// one of the messages whose UID it has not learnt that lie between the
+// right neighbours. With EARLIER inside a QRESYNC SELECT, the UIDs leave
+// the client's cache; elsewhere (UID FETCH … VANISHED) they change
+// nothing, and a UID still in the view must be expunged by the end.
+func (v *view) vanished(earlier bool, uids []uint32) {
+	switch {
+	case earlier && v.qPending:
+		for _, u := range uids {
+			if i := slices.IndexFunc(v.slots, func(s slot) bool { return s.uid == u }); i >= 0 {
+				v.slots = slices.Delete(v.slots, i, i+1)
+				v.sawGoneLocked(u)
+			}
+		}
+		return
+	case earlier:
+		for _, s := range v.slots {
+			if slices.Contains(uids, s.uid) {
+				v.w.mustVanish(v.mailbox, s.uid, v.name+": reported VANISHED (EARLIER) while still in the view")
+			}
+		}
+		return
+	}
+	v.settleLocked()
+	for _, u := range uids {
+		i := v.vanishedSlot(u)
+		if i < 0 {
+			v.failLocked("VANISHED %d: no such message in the view", u)
+			return
+		}
+		v.slots = slices.Delete(v.slots, i, i+1)
+		v.expunges++
+		v.cmdGone++
+		v.sawGoneLocked(u)
+	}
+}
+
+// vanishedSlot finds the slot of a vanished UID: its own, or the first
+// slot without a UID where it would fit.
+func (v *view) vanishedSlot(u uint32) int {
+	for i, s := range v.slots {
+		switch {
+		case s.uid == u:
+			return i
+		case s.uid > u:
+			return -1
+		case s.uid == 0 && v.nextKnown(i) > u:
+			return i
+		}
+	}
+	return -1
+}
+
+// nextKnown is the first UID known after slot i, or the largest UID.
+func (v *view) nextKnown(i int) uint32 {
+	for _, s := range v.slots[i+1:] {
+		if s.uid != 0 {
+			return s.uid
+		}
+	}
+	return math.MaxUint32
+}
+
+// settleLocked completes a QRESYNC SELECT's view: the cache minus what
+// VANISHED (EARLIER) removed, then the messages added since, whose UIDs
+// are all above.
+func (v *view) settleLocked() {
+	if !v.qPending {
+		return
+	}
+	v.qPending = false
+	if len(v.slots) > int(v.qExists) {
+		v.failLocked("QRESYNC SELECT: EXISTS %d, but %d known UIDs were not reported VANISHED", v.qExists, len(v.slots))
+		return
+	}
+	for len(v.slots) < int(v.qExists) {
+		v.slots = append(v.slots, slot{})
+	}
 }
 
 // fetch checks a FETCH response against the view and updates it: the
@@ -375,6 +475,7 @@ func (v *view) expunge(seq uint32) {
 // fits between its neighbours and was never expunged), MODSEQ does not
 // go backwards, and equal MODSEQs mean equal flags, across all clients.
 func (v *view) fetch(seq uint32, items string) {
+	v.settleLocked()
 	if seq == 0 || int(seq) > len(v.slots) {
 		v.failLocked("FETCH %d with %d messages", seq, len(v.slots))
 		return
@@ -486,12 +587,14 @@ func canonFlags(s string) string {
 	return strings.Join(f, " ")
 }
 
-// beginSelect resets the view for a SELECT of mailbox.
-func (v *view) beginSelect(mailbox string) {
+// beginSelect resets the view for a SELECT of mailbox; with QRESYNC,
+// cache is what the client knew (slots with UIDs only).
+func (v *view) beginSelect(mailbox string, cache []slot) {
 	epoch := v.w.currentEpoch()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.mailbox, v.selecting, v.selectEpoch = mailbox, true, epoch
+	v.qresync, v.cache, v.qPending = cache != nil, cache, false
 	v.slots, v.grown, v.expunges = nil, 0, 0
 }
 
@@ -499,6 +602,7 @@ func (v *view) endSelect() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.selecting = false
+	v.settleLocked()
 }
 
 // beginCommand clears what the view collects per command.
