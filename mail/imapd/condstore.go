@@ -10,6 +10,9 @@ import (
 // §3.2.6): the UIDs of the selected mailbox expunged after modSeq, within
 // uids unless nil. The store keeps every expunged UID with its MODSEQ, so
 // the answer is exact and the client's sequence match data is not needed.
+// Left out are the messages whose expunge has not reached the session
+// yet (still in the mailbox state, or queued for it): the client still
+// counts them (SELECT's EXISTS), and their live VANISHED follows.
 func (x *session) Vanished(uids *imap.UIDSet, modSeq uint64) (_ imap.UIDSet, err error) {
 	x.enter()
 	defer x.leave(&err)
@@ -21,8 +24,15 @@ func (x *session) Vanished(uids *imap.UIDSet, modSeq uint64) (_ imap.UIDSet, err
 	if err != nil {
 		return nil, x.fail(err, "vanished")
 	}
+	b := sel.box
+	b.mu.Lock() // no expunge is queued meanwhile
+	defer b.mu.Unlock()
+	queued := sel.tracker.QueuedExpunges()
 	var out imap.UIDSet
 	for _, uid := range gone {
+		if _, pending := b.indexOf(uid); pending || queued[imap.UID(uid)] {
+			continue
+		}
 		if uids == nil || uids.Contains(imap.UID(uid)) {
 			out.AddNum(imap.UID(uid))
 		}

@@ -3,13 +3,16 @@ package imapd
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/mail/store"
 	"github.com/tidings/tidings/migrations"
 	"github.com/tidings/tidings/migrations/dbtest"
 )
@@ -306,4 +309,131 @@ func TestCondStoreClient(t *testing.T) {
 	if s := roots[0].Resources[imap.QuotaResourceStorage]; s.Limit != 10<<10 || s.Usage == 0 {
 		t.Errorf("STORAGE %+v, want usage > 0 of %d", s, 10<<10)
 	}
+}
+
+// TestNoOlderFlagsAfterNewer: an update queued for a session before it
+// answers with newer flags (its own STORE, a FETCH) is not written after
+// that answer: the client's MODSEQ would go back, and its flags would stay
+// outdated, for good when the newer change was its own (found by
+// TestStress).
+func TestNoOlderFlagsAfterNewer(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *migrations.DB) {
+		e := newEnv(t, db, nil)
+		a, b := e.raw(t), e.raw(t)
+		for _, r := range []*raw{a, b} {
+			r.ok("a", `LOGIN juliet@capulet.example "`+pw+`"`)
+		}
+		for range 2 {
+			a.ok("b", "APPEND INBOX {6+}\r\nhi\r\n\r\n")
+		}
+		a.ok("c", "SELECT INBOX")
+		b.ok("c", "SELECT INBOX (CONDSTORE)")
+		mb, err := e.st.Mailbox(e.ctx, e.juliet.ID, "INBOX")
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// Message 1: A's change is queued for B, a newer one comes from
+		// elsewhere (the store directly), and B FETCHes.
+		a.ok("d", `STORE 1 +FLAGS (\Seen)`)
+		if _, _, err := e.st.StoreFlags(e.ctx, mb.ID, []store.UIDRange{{Start: 1, Stop: 1}}, store.FlagsAdd, []string{`\Flagged`}, 0); err != nil {
+			t.Fatal(err)
+		}
+		f, _ := b.ok("e", "FETCH 1 (FLAGS MODSEQ)")
+		n, _ := b.ok("f", "NOOP")
+		checkFlagsSeq(t, append(f, n...), "1", `\Flagged \Seen`)
+
+		// Message 2: A's change is queued for B, then B changes it itself.
+		a.ok("g", `STORE 2 +FLAGS (\Seen)`)
+		s, _ := b.ok("h", `STORE 2 +FLAGS (\Answered)`)
+		n, _ = b.ok("i", "NOOP")
+		checkFlagsSeq(t, append(s, n...), "2", `\Answered \Seen`)
+	})
+}
+
+// checkFlagsSeq: the FETCH responses for message seq never take MODSEQ
+// back, and the last one has the flags want.
+func checkFlagsSeq(t *testing.T, lines []string, seq, want string) {
+	t.Helper()
+	re := regexp.MustCompile(`^\* ` + seq + ` FETCH \(.*FLAGS \(([^)]*)\) MODSEQ \((\d+)\)`)
+	var last uint64
+	got := ""
+	for _, l := range lines {
+		m := re.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		if ms := u64(t, m[2]); ms < last {
+			t.Errorf("message %s: MODSEQ %d after %d in %q", seq, ms, last, lines)
+		} else {
+			last = ms
+		}
+		got = m[1]
+	}
+	if got != want {
+		t.Errorf("message %s: last FLAGS (%s), want (%s); lines %q", seq, got, want, lines)
+	}
+}
+
+// TestQResyncPendingExpunge: an expunge that has not yet reached the
+// session's view (the change feed is behind) is not reported in SELECT's
+// VANISHED (EARLIER), since EXISTS still counts the message: it comes as a
+// live VANISHED afterwards, once (found by TestStress).
+func TestQResyncPendingExpunge(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *migrations.DB) {
+		e := newEnv(t, db, nil)
+		a := e.raw(t)
+		a.ok("a", `LOGIN juliet@capulet.example "`+pw+`"`)
+		for range 3 {
+			a.ok("b", "APPEND INBOX {6+}\r\nhi\r\n\r\n")
+		}
+		sel, _ := a.ok("c", "SELECT INBOX") // keeps the mailbox state loaded
+		validity := has(t, sel, `\[UIDVALIDITY (\d+)\]`)
+		high := has(t, sel, `\[HIGHESTMODSEQ (\d+)\]`)
+		mb, err := e.st.Mailbox(e.ctx, e.juliet.ID, "INBOX")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.srv.mu.Lock()
+		us := e.srv.users[e.juliet.ID]
+		e.srv.mu.Unlock()
+		b := us.box(mb.ID)
+
+		// Hold the feed: it waits for b's flag changes in flight before
+		// applying the first flag change, and the expunge queues behind it.
+		b.storing()
+		released := false
+		release := func() {
+			if !released {
+				released = true
+				b.storedFlags(nil, nil)
+			}
+		}
+		defer release()
+		set := []store.UIDRange{{Start: 2, Stop: 2}}
+		if _, _, err := e.st.StoreFlags(e.ctx, mb.ID, set, store.FlagsAdd, []string{`\Deleted`}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if gone, err := e.st.Expunge(e.ctx, mb.ID, set); err != nil || len(gone) != 1 {
+			t.Fatalf("expunge: %v %v", gone, err)
+		}
+
+		q := e.raw(t)
+		q.ok("a", `LOGIN juliet@capulet.example "`+pw+`"`)
+		q.ok("b", "ENABLE QRESYNC")
+		sel, _ = q.ok("c", fmt.Sprintf("SELECT INBOX (QRESYNC (%s %s 1:3))", validity, high))
+		has(t, sel, `^\* 3 EXISTS$`)
+		hasNot(t, sel, `VANISHED`)
+		release()
+		var lines []string
+		for range 200 { // the feed catches up
+			noop, _ := q.ok("d", "NOOP")
+			if lines = append(lines, noop...); slices.ContainsFunc(noop, func(l string) bool { return strings.HasPrefix(l, "* VANISHED") }) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		has(t, lines, `^\* VANISHED 2$`)
+		hasNot(t, lines, `EARLIER`)
+	})
 }

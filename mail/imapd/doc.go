@@ -23,8 +23,11 @@
 //     once as well (their responses belong before its tagged OK); applying
 //     is idempotent (new UIDs above the last known one, expunges of known
 //     UIDs, flag changes by MODSEQ), so the bus's copy of the same change
-//     is ignored. If the bus drops changes for a slow user, the mailboxes
-//     are resynchronised from the store.
+//     is ignored. A FETCH or STORE answer, read from the store, may be
+//     newer than the shared state: it brings the state up to date and drops
+//     the older updates queued for that session, so that no client sees a
+//     message's MODSEQ go back. If the bus drops changes for a slow user,
+//     the mailboxes are resynchronised from the store.
 //   - New messages are announced one EXISTS at a time: the tracker's
 //     EncodeSeqNum only recognises a pending EXISTS that is exactly one
 //     above the previous count.
@@ -59,7 +62,9 @@
 //     need an in-tree fork of imapserver (./imapserver, FORK.md lists the
 //     changes). Every message has the MODSEQ of its last change and the
 //     store keeps (uid, modseq) of every expunged message, so VANISHED
-//     (EARLIER) is exact and seq-match data is ignored. HIGHESTMODSEQ at
+//     (EARLIER) is exact and seq-match data is ignored; it leaves out the
+//     expunges that have not reached the session yet, which the client
+//     still counts and gets as a live VANISHED. HIGHESTMODSEQ at
 //     SELECT is the mailbox's as read before the session's state, never
 //     above what the session will be told. A STORE with .SILENT still
 //     answers with the new MODSEQ once CONDSTORE is on. The quota root is

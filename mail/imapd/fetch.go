@@ -56,6 +56,7 @@ func (x *session) fetchItems(w *imapserver.FetchWriter, sel *selected, items []i
 		for _, m := range ms {
 			byUID[m.UID] = m
 		}
+		var told []store.Message
 		for _, it := range batch {
 			m, ok := byUID[it.uid]
 			if !ok {
@@ -64,12 +65,40 @@ func (x *session) fetchItems(w *imapserver.FetchWriter, sel *selected, items []i
 			if opt.ChangedSince != 0 && m.ModSeq <= opt.ChangedSince {
 				continue // CHANGEDSINCE (RFC 7162 §3.1.4.1)
 			}
+			if opt.Flags || opt.ModSeq || seen[it.uid] {
+				told = append(told, m)
+			}
 			if err := x.fetchOne(w, sel.box.id, it.seq, m, opt, seen[it.uid]); err != nil {
+				sel.box.told(told, sel.tracker)
 				return err
 			}
 		}
+		sel.box.told(told, sel.tracker)
 	}
 	return nil
+}
+
+// told is called when a session has answered with the flags or MODSEQ of
+// ms, read from the store and possibly newer than what the mailbox state
+// has announced. The other sessions get those flags now, so that an older
+// change announced later is recognised as stale and never queued; and the
+// older updates already queued for this session are dropped. Otherwise a
+// client would see a MODSEQ go back (RFC 7162 §3.1.1: mod-sequences only
+// grow) and keep outdated flags (RFC 9051 §7.5.2: a FETCH FLAGS replaces
+// them), for good if the newer change was its own.
+func (b *box) told(ms []store.Message, st *imapserver.SessionTracker) {
+	if len(ms) == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.loadErr != nil {
+		return
+	}
+	for _, m := range ms {
+		b.flagsLocked(m.UID, m.ModSeq, m.Flags, st)
+		st.DropMessageFlags(imap.UID(m.UID), m.ModSeq)
+	}
 }
 
 // markSeen sets \Seen on the messages when a body section is fetched

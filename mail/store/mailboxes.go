@@ -203,6 +203,9 @@ func (s *Store) DeleteMailbox(ctx context.Context, userID int64, name string) er
 		return fmt.Errorf("%w: INBOX", ErrMailboxInUse)
 	}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockUser(ctx, tx, userID); err != nil {
+			return err
+		}
 		var bytes, count int64
 		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM messages WHERE mailbox_id = $1", m.ID).Scan(&bytes, &count); err != nil {
 			return err

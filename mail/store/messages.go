@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tidings/tidings/accounts"
+	"github.com/tidings/tidings/migrations"
 )
 
 // Message is a message's metadata. Envelope is filled only when asked for.
@@ -210,6 +211,20 @@ func chargeQuota(ctx context.Context, tx *sql.Tx, u accounts.User, bytes, messag
 		return fmt.Errorf("%w (%s)", ErrOverQuota, u.Address)
 	}
 	return nil
+}
+
+// lockUser takes the lock on the user's mail_usage row (PostgreSQL; SQLite's
+// writer is exclusive already). Every transaction that changes a user's
+// messages takes it before any other row of that user's mail, deliveries
+// through chargeQuota, so that they run one after the other instead of
+// locking message, mailbox and usage rows in different orders (deadlock,
+// SQLSTATE 40P01) or expunging rows another transaction is removing.
+func (s *Store) lockUser(ctx context.Context, tx *sql.Tx, userID int64) error {
+	if s.db.Dialect() != migrations.Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SELECT user_id FROM mail_usage WHERE user_id = $1 FOR UPDATE", userID)
+	return err
 }
 
 // addUsage changes usage without a quota check (removals).

@@ -33,6 +33,9 @@ func (s *Store) StoreFlags(ctx context.Context, mailboxID int64, set []UIDRange,
 		if box, err = mailboxByID(ctx, tx, mailboxID); err != nil {
 			return err
 		}
+		if err := s.lockUser(ctx, tx, box.UserID); err != nil {
+			return err
+		}
 		where, args := uidWhere(set, 2)
 		rows, err := tx.QueryContext(ctx, "SELECT uid, flags, modseq FROM messages WHERE mailbox_id = $1 AND "+where+
 			" ORDER BY uid"+s.db.ForUpdate(), append([]any{mailboxID}, args...)...)
@@ -101,6 +104,9 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, set []UIDRange) ([
 	var gone []gone
 	err := s.db.Tx(ctx, func(tx *sql.Tx) (err error) {
 		if box, err = mailboxByID(ctx, tx, mailboxID); err != nil {
+			return err
+		}
+		if err := s.lockUser(ctx, tx, box.UserID); err != nil {
 			return err
 		}
 		where, args := uidWhere(set, 2)
@@ -199,6 +205,9 @@ func (s *Store) copyMove(ctx context.Context, u accounts.User, srcID int64, set 
 	var dstModSeq uint64
 	err := s.db.Tx(ctx, func(tx *sql.Tx) (err error) {
 		pairs, removed = nil, nil
+		if err := s.lockUser(ctx, tx, u.ID); err != nil {
+			return err
+		}
 		if src, err = mailboxByID(ctx, tx, srcID); err != nil {
 			return err
 		}

@@ -20,6 +20,10 @@
 //     that adds or changes messages, so they never go backwards and never
 //     repeat. Expunged UIDs are kept as tombstones with their MODSEQ for
 //     QRESYNC's VANISHED (RFC 7162 §3.2.10).
+//   - On PostgreSQL, a transaction that changes a user's messages first
+//     locks the user's mail_usage row (lockUser; deliveries through
+//     chargeQuota), so that one user's writes queue instead of deadlocking
+//     on message, mailbox and usage rows taken in different orders.
 //   - Tables: mailboxes, messages, expunged, mail_usage. No other package
 //     writes them.
 //   - Every change is published on the [Bus] after its transaction commits.

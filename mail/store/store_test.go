@@ -505,6 +505,64 @@ func TestConcurrentDelivery(t *testing.T) {
 	})
 }
 
+// TestConcurrentWrites: deliveries, flag changes, expunges and moves of
+// one user, all at once, never deadlock (PostgreSQL reports 40P01 when
+// transactions lock the same rows in different orders) and leave the
+// usage right.
+func TestConcurrentWrites(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *migrations.DB) {
+		f := newFixture(t, db)
+		for i := range 20 {
+			f.deliver(t, testMessage(fmt.Sprint("seed ", i)), Target{User: f.juliet})
+		}
+		inbox := f.inbox(t, f.juliet)
+		other, err := f.s.CreateMailbox(f.ctx, f.juliet.ID, "Other", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		boxes := []int64{inbox.ID, other.ID}
+		var wg sync.WaitGroup
+		for g := range 6 {
+			wg.Go(func() {
+				for i := range 25 {
+					box, to := boxes[(g+i)%2], boxes[(g+i+1)%2]
+					var err error
+					switch (g + i) % 5 {
+					case 0:
+						_, err = f.s.Deliver(f.ctx, strings.NewReader(testMessage("more")), DeliverOptions{},
+							[]Target{{User: f.juliet, Mailbox: []string{"INBOX", "Other"}[i%2]}})
+					case 1, 2:
+						_, _, err = f.s.StoreFlags(f.ctx, box, AllUIDs, FlagsAdd, []string{`\Deleted`, fmt.Sprint("k", i)}, 0)
+					case 3:
+						_, err = f.s.Expunge(f.ctx, box, AllUIDs)
+					default:
+						_, err = f.s.Move(f.ctx, f.juliet, box, []UIDRange{{Start: uint32(i), Stop: 0}}, to)
+					}
+					if err != nil {
+						t.Errorf("goroutine %d, step %d: %v", g, i, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		var bytes, count int64
+		for _, id := range boxes {
+			msgs, err := f.s.List(f.ctx, id, AllUIDs, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range msgs {
+				bytes += m.Size
+				count++
+			}
+		}
+		if b, c, _ := f.s.Usage(f.ctx, f.juliet.ID); b != bytes || c != count {
+			t.Errorf("usage %d bytes, %d messages; the mailboxes hold %d, %d", b, c, bytes, count)
+		}
+	})
+}
+
 func TestDeliverAllOrNothing(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, db *migrations.DB) {
 		f := newFixture(t, db)

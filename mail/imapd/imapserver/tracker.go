@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/emersion/go-imap/v2"
@@ -90,6 +91,36 @@ func (t *MailboxTracker) QueueMessageFlagsModSeq(seqNum uint32, uid imap.UID, fl
 		flags:  flags,
 		modSeq: modSeq,
 	}}, source)
+}
+
+// tidings: DropMessageFlags drops the FETCH updates queued for uid whose
+// mod-sequence is at most modSeq. The session has just answered with the
+// message's flags at modSeq; writing the older updates after that answer
+// would take the client's MODSEQ and flags back.
+func (t *SessionTracker) DropMessageFlags(uid imap.UID, modSeq uint64) {
+	t.mutex.Lock()
+	defer t.mutex.Unlock()
+	stale := func(u trackerUpdate) bool {
+		return u.fetch != nil && u.fetch.uid == uid && u.fetch.modSeq != 0 && u.fetch.modSeq <= modSeq
+	}
+	if !slices.ContainsFunc(t.queue, stale) {
+		return
+	}
+	t.queue = slices.DeleteFunc(slices.Clone(t.queue), stale)
+}
+
+// tidings: QueuedExpunges returns the UIDs of the expunges queued for the
+// session and not yet written: to its client, those messages still exist.
+func (t *SessionTracker) QueuedExpunges() map[imap.UID]bool {
+	t.mutex.Lock()
+	defer t.mutex.Unlock()
+	out := map[imap.UID]bool{}
+	for _, u := range t.queue {
+		if u.expunge != 0 && u.expungeUID != 0 {
+			out[u.expungeUID] = true
+		}
+	}
+	return out
 }
 
 // QueueNumMessages queues a new EXISTS update.
