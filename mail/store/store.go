@@ -20,6 +20,13 @@
 //     that adds or changes messages, so they never go backwards and never
 //     repeat. Expunged UIDs are kept as tombstones with their MODSEQ for
 //     QRESYNC's VANISHED (RFC 7162 §3.2.10).
+//   - Large mailboxes (migration 0009): IMAP SELECT reads UIDs, MODSEQs and
+//     keywords from covering and partial indexes, the UIDs and MODSEQs
+//     aggregated into two JSON arrays, since per-row overhead dominated on
+//     SQLite (LoadIndex). SEARCH FROM, TO, CC, BCC and SUBJECT match
+//     lower-cased copies of those fields stored with each message, in SQL,
+//     so that only matching rows are read (SearchHeader); rows stored
+//     before the migration have none and are matched from their envelope.
 //   - Tables: mailboxes, messages, expunged, mail_usage. No other package
 //     writes them.
 //   - Every change is published on the [Bus] after its transaction commits.
