@@ -47,17 +47,17 @@ type msgState struct {
 var systemFlags = []imap.Flag{imap.FlagAnswered, imap.FlagDeleted, imap.FlagDraft, imap.FlagFlagged, imap.FlagSeen}
 
 func (b *box) loadLocked(ctx context.Context, st *store.Store) error {
-	ms, err := st.Index(ctx, b.id, 1)
+	ms, keywords, err := st.LoadIndex(ctx, b.id)
 	if err != nil {
 		return err
 	}
-	b.msgs = make([]msgState, 0, len(ms))
+	b.msgs = make([]msgState, len(ms))
+	for i, m := range ms {
+		b.msgs[i] = msgState{m.UID, m.ModSeq}
+	}
 	b.keywords = map[string]bool{}
 	b.ahead = map[uint32]bool{}
-	for _, m := range ms {
-		b.msgs = append(b.msgs, msgState{m.UID, m.ModSeq})
-		b.noteKeywords(m.Flags)
-	}
+	b.noteKeywords(keywords)
 	b.tracker = imapserver.NewMailboxTracker(uint32(len(b.msgs)))
 	return nil
 }

@@ -42,8 +42,12 @@
 //     (RFC 3516) are computed from the stored message with imapserver's
 //     helpers. A body section without .PEEK sets \Seen, and the changed
 //     FLAGS are returned with it.
-//   - SEARCH: flags, sizes, dates and addresses/subject from the cached
-//     fields; other header fields, BODY and TEXT read the messages.
+//   - SELECT loads the UIDs and MODSEQs of the mailbox, and the keywords
+//     in use, from indexes (store.LoadIndex), reading no message rows.
+//   - SEARCH: FROM, TO, CC, BCC and SUBJECT are matched by the store in
+//     one query each (store.SearchHeader); flags, sizes and dates come
+//     from the cached fields, read only when a key needs them; other
+//     header fields, BODY and TEXT read the messages.
 //     ESEARCH (RFC 4731) and SEARCHRES (RFC 5182) are handled by the
 //     library's parser and this package's saved result.
 //   - Limits: APPENDLIMIT (RFC 7889) is the largest APPEND literal;

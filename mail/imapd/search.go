@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,9 +20,10 @@ import (
 const maxSearchPart = 16 << 20
 
 // Search is SEARCH and UID SEARCH (RFC 9051 §6.4.4), with the ESEARCH
-// return options (RFC 4731) and SAVE (RFC 5182). Flags, sizes, dates,
-// From/To/Cc/Bcc and Subject come from the cached fields; other header
-// fields, BODY and TEXT read the messages.
+// return options (RFC 4731) and SAVE (RFC 5182). Flags, sizes and dates
+// come from the cached fields; From/To/Cc/Bcc and Subject are matched by
+// the store, one query per key; other header fields, BODY and TEXT read
+// the messages.
 func (x *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, opt *imap.SearchOptions) (_ *imap.SearchData, err error) {
 	x.enter()
 	defer x.leave(&err)
@@ -30,28 +32,46 @@ func (x *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, opt *i
 		return nil, err
 	}
 	items := x.items(sel, imap.SeqSet{{Start: 1, Stop: 0}})
-	m := &matcher{x: x, sel: sel, c: c}
+	m := &matcher{x: x, sel: sel, c: c, cached: map[cachedKey][]uint32{}}
 	sel.box.mu.Lock()
 	m.seqStar, m.uidStar = x.clientCount(sel), sel.box.lastUID()
 	sel.box.mu.Unlock()
+	if err := m.searchCached(c); err != nil {
+		return nil, x.fail(err, "search")
+	}
+	// Criteria that need no message row, and cannot hold for a message
+	// that no longer exists (a cached header key at the top), read no rows,
+	// and skip the messages the store did not find for such a key.
+	must := m.topCached(c)
+	rowless := !needsRow(c) && len(must) > 0
 	withEnvelope := needsEnvelope(c)
 	data := &imap.SearchData{}
 	var seqs imap.SeqSet
 	var uids imap.UIDSet
+	var noRow store.Message // what a rowless search matches against
 	for start := 0; start < len(items); start += fetchBatch {
 		batch := items[start:min(start+fetchBatch, len(items))]
-		ms, err := x.s.store.List(x.ctx, sel.box.id, uidRanges(uidsOf(batch)), withEnvelope)
-		if err != nil {
-			return nil, x.fail(err, "search")
-		}
-		byUID := make(map[uint32]*store.Message, len(ms))
-		for i := range ms {
-			byUID[ms[i].UID] = &ms[i]
+		var byUID map[uint32]*store.Message
+		if !rowless {
+			ms, err := x.s.store.List(x.ctx, sel.box.id, uidRanges(uidsOf(batch)), withEnvelope)
+			if err != nil {
+				return nil, x.fail(err, "search")
+			}
+			byUID = make(map[uint32]*store.Message, len(ms))
+			for i := range ms {
+				byUID[ms[i].UID] = &ms[i]
+			}
 		}
 		for _, it := range batch {
-			msg := byUID[it.uid]
-			if msg == nil {
+			if rowless && !inAll(must, it.uid) {
 				continue
+			}
+			noRow.UID = it.uid
+			msg := &noRow
+			if !rowless {
+				if msg = byUID[it.uid]; msg == nil {
+					continue
+				}
 			}
 			ok, err := m.matchMessage(it, msg)
 			if err != nil {
@@ -100,6 +120,67 @@ type matcher struct {
 	c                *imap.SearchCriteria
 	seqStar, uidStar uint32
 	body             *lazyBody // of the message being matched
+	// cached holds, for each key on a cached header field, the UIDs that
+	// match it, ascending: the store matches those in one query each.
+	cached map[cachedKey][]uint32
+}
+
+type cachedKey struct {
+	field store.HeaderField
+	value string
+}
+
+// searchCached asks the store for the matches of every key of c on a
+// cached header field (FROM, TO, CC, BCC, SUBJECT).
+func (m *matcher) searchCached(c *imap.SearchCriteria) error {
+	for _, h := range c.Header {
+		f, ok := store.CachedField(h.Key)
+		k := cachedKey{f, h.Value}
+		if _, done := m.cached[k]; !ok || done {
+			continue
+		}
+		uids, err := m.x.s.store.SearchHeader(m.x.ctx, m.sel.box.id, f, h.Value)
+		if err != nil {
+			return err
+		}
+		m.cached[k] = uids
+	}
+	for i := range c.Not {
+		if err := m.searchCached(&c.Not[i]); err != nil {
+			return err
+		}
+	}
+	for i := range c.Or {
+		if err := m.searchCached(&c.Or[i][0]); err != nil {
+			return err
+		}
+		if err := m.searchCached(&c.Or[i][1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// topCached returns the store's matches of the keys of c itself (not under
+// NOT or OR) on cached header fields: a message must be in each to match.
+func (m *matcher) topCached(c *imap.SearchCriteria) [][]uint32 {
+	var out [][]uint32
+	for _, h := range c.Header {
+		if f, ok := store.CachedField(h.Key); ok {
+			out = append(out, m.cached[cachedKey{f, h.Value}])
+		}
+	}
+	return out
+}
+
+// inAll reports whether uid is in each of the ascending lists.
+func inAll(lists [][]uint32, uid uint32) bool {
+	for _, l := range lists {
+		if _, ok := slices.BinarySearch(l, uid); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func (m *matcher) matchMessage(it item, msg *store.Message) (bool, error) {
@@ -127,7 +208,7 @@ func (m *matcher) match(it item, msg *store.Message, c *imap.SearchCriteria) (bo
 		}
 	}
 	for _, h := range c.Header {
-		if ok, err := m.matchHeader(msg, h); !ok || err != nil {
+		if ok, err := m.matchHeader(it.uid, h); !ok || err != nil {
 			return false, err
 		}
 	}
@@ -222,35 +303,16 @@ func sentDate(msg *store.Message) time.Time {
 	return msg.SentDate
 }
 
-// matchHeader: address fields and Subject from the cache, others from
-// the message (RFC 9051 §6.4.4 HEADER, FROM, TO, CC, BCC, SUBJECT:
-// substring, case-insensitive; an empty value matches any message with the
-// field).
-func (m *matcher) matchHeader(msg *store.Message, h imap.SearchCriteriaHeaderField) (bool, error) {
-	needle := strings.ToLower(h.Value)
-	var values []string
-	env := msg.Envelope
-	switch strings.ToLower(h.Key) {
-	case "subject":
-		if msg.Subject == "" && (env == nil || env.Subject == "") {
-			return false, nil
-		}
-		values = []string{msg.Subject}
-	case "from", "to", "cc", "bcc":
-		if env == nil {
-			return m.matchRawHeader(h.Key, needle)
-		}
-		list := map[string][]store.Address{"from": env.From, "to": env.To, "cc": env.Cc, "bcc": env.Bcc}[strings.ToLower(h.Key)]
-		for _, a := range list {
-			values = append(values, a.Name+" <"+a.Mailbox+"@"+a.Host+">")
-		}
-		if len(values) == 0 {
-			return false, nil
-		}
-	default:
-		return m.matchRawHeader(h.Key, needle)
+// matchHeader: address fields and Subject from the store's matches,
+// others from the message (RFC 9051 §6.4.4 HEADER, FROM, TO, CC, BCC,
+// SUBJECT: substring, case-insensitive; an empty value matches any message
+// with the field).
+func (m *matcher) matchHeader(uid uint32, h imap.SearchCriteriaHeaderField) (bool, error) {
+	if f, ok := store.CachedField(h.Key); ok {
+		_, found := slices.BinarySearch(m.cached[cachedKey{f, h.Value}], uid)
+		return found, nil
 	}
-	return containsAny(values, needle), nil
+	return m.matchRawHeader(h.Key, strings.ToLower(h.Value))
 }
 
 func (m *matcher) matchRawHeader(key, needle string) (bool, error) {
@@ -332,17 +394,10 @@ func entityContains(e *message.Entity, needle string, header bool) bool {
 	return strings.Contains(strings.ToLower(string(b)), needle)
 }
 
-// needsEnvelope reports whether criteria use the cached address lists or
-// the sent date.
+// needsEnvelope reports whether criteria use the sent date.
 func needsEnvelope(c *imap.SearchCriteria) bool {
 	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
 		return true
-	}
-	for _, h := range c.Header {
-		switch strings.ToLower(h.Key) {
-		case "from", "to", "cc", "bcc":
-			return true
-		}
 	}
 	for i := range c.Not {
 		if needsEnvelope(&c.Not[i]) {
@@ -351,6 +406,26 @@ func needsEnvelope(c *imap.SearchCriteria) bool {
 	}
 	for i := range c.Or {
 		if needsEnvelope(&c.Or[i][0]) || needsEnvelope(&c.Or[i][1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// needsRow reports whether criteria use a message's row: its flags,
+// dates, size or MODSEQ.
+func needsRow(c *imap.SearchCriteria) bool {
+	if len(c.Flag) > 0 || len(c.NotFlag) > 0 || !c.Since.IsZero() || !c.Before.IsZero() || !c.SentSince.IsZero() ||
+		!c.SentBefore.IsZero() || c.Larger != 0 || c.Smaller != 0 || c.ModSeq != nil {
+		return true
+	}
+	for i := range c.Not {
+		if needsRow(&c.Not[i]) {
+			return true
+		}
+	}
+	for i := range c.Or {
+		if needsRow(&c.Or[i][0]) || needsRow(&c.Or[i][1]) {
 			return true
 		}
 	}

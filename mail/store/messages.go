@@ -176,9 +176,11 @@ func (s *Store) deliverOne(ctx context.Context, tx *sql.Tx, t Target, bodyID int
 		return r, err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO messages (mailbox_id, uid, modseq, body_id, size, internal_date, flags, seen, deleted,
-		sent_date, subject, from_addr, to_addr, message_id, envelope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		sent_date, subject, from_addr, to_addr, message_id, envelope, search_from, search_to, search_cc, search_bcc, search_subject)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		m.ID, r.UID, r.ModSeq, bodyID, size, date.Unix(), strings.Join(flags, " "), hasFlag(flags, `\Seen`), hasFlag(flags, `\Deleted`),
-		unixOrZero(h.sentDate), h.subject, h.from, h.to, h.messageID, h.envelopeJSON)
+		unixOrZero(h.sentDate), h.subject, h.from, h.to, h.messageID, h.envelopeJSON,
+		h.search.from, h.search.to, h.search.cc, h.search.bcc, h.search.subject)
 	return r, err
 }
 

@@ -245,7 +245,8 @@ func (s *Store) copyMove(ctx context.Context, u accounts.User, srcID int64, set 
 // the last reference to a body this copy is about to share.
 func (s *Store) copyRows(ctx context.Context, tx *sql.Tx, u accounts.User, src, dst Mailbox, where string, args []any) ([]UIDPair, uint64, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT uid, size, body_id, internal_date, flags, seen, deleted, sent_date, subject, from_addr,
-		to_addr, message_id, envelope FROM messages WHERE mailbox_id = $1 AND `+where+" ORDER BY uid"+s.db.ForUpdate(),
+		to_addr, message_id, envelope, search_from, search_to, search_cc, search_bcc, search_subject
+		FROM messages WHERE mailbox_id = $1 AND `+where+" ORDER BY uid"+s.db.ForUpdate(),
 		append([]any{src.ID}, args...)...)
 	if err != nil {
 		return nil, 0, err
@@ -256,13 +257,14 @@ func (s *Store) copyRows(ctx context.Context, tx *sql.Tx, u accounts.User, src, 
 		body                                          int64
 		flags, subject, from, to, messageID, envelope string
 		seen, deleted                                 bool
+		search                                        [5]sql.NullString // migration 0009; NULL in older rows
 	}
 	var all []row
 	var bytes int64
 	for rows.Next() {
 		var r row
 		if err := rows.Scan(&r.uid, &r.size, &r.body, &r.internal, &r.flags, &r.seen, &r.deleted, &r.sent, &r.subject, &r.from,
-			&r.to, &r.messageID, &r.envelope); err != nil {
+			&r.to, &r.messageID, &r.envelope, &r.search[0], &r.search[1], &r.search[2], &r.search[3], &r.search[4]); err != nil {
 			rows.Close()
 			return nil, 0, err
 		}
@@ -284,8 +286,10 @@ func (s *Store) copyRows(ctx context.Context, tx *sql.Tx, u accounts.User, src, 
 			return nil, 0, err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO messages (mailbox_id, uid, modseq, body_id, size, internal_date, flags, seen, deleted,
-			sent_date, subject, from_addr, to_addr, message_id, envelope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-			dst.ID, uid, modseq, r.body, r.size, r.internal, r.flags, r.seen, r.deleted, r.sent, r.subject, r.from, r.to, r.messageID, r.envelope)
+			sent_date, subject, from_addr, to_addr, message_id, envelope, search_from, search_to, search_cc, search_bcc, search_subject)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+			dst.ID, uid, modseq, r.body, r.size, r.internal, r.flags, r.seen, r.deleted, r.sent, r.subject, r.from, r.to, r.messageID, r.envelope,
+			r.search[0], r.search[1], r.search[2], r.search[3], r.search[4])
 		if err != nil {
 			return nil, 0, err
 		}

@@ -46,6 +46,7 @@ type cachedHeader struct {
 	sentDate                     time.Time
 	subject, from, to, messageID string
 	envelopeJSON                 string
+	search                       searchForms
 }
 
 // parseHeader reads and summarises a message header. Broken headers give
@@ -79,6 +80,7 @@ func parseHeader(r io.Reader) cachedHeader {
 		c.subject = env.Subject
 	}
 	c.from, c.to = first(env.From), first(env.To)
+	c.search = newSearchForms(&env, c.subject)
 	b, _ := json.Marshal(env)
 	c.envelopeJSON = string(b)
 	return c

@@ -24,6 +24,13 @@
 //     locks the user's mail_usage row (lockUser; deliveries through
 //     chargeQuota), so that one user's writes queue instead of deadlocking
 //     on message, mailbox and usage rows taken in different orders.
+//   - Large mailboxes (migration 0009): IMAP SELECT reads UIDs, MODSEQs and
+//     keywords from covering and partial indexes, the UIDs and MODSEQs
+//     aggregated into two JSON arrays, since per-row overhead dominated on
+//     SQLite (LoadIndex). SEARCH FROM, TO, CC, BCC and SUBJECT match
+//     lower-cased copies of those fields stored with each message, in SQL,
+//     so that only matching rows are read (SearchHeader); rows stored
+//     before the migration have none and are matched from their envelope.
 //   - Tables: mailboxes, messages, expunged, mail_usage. No other package
 //     writes them.
 //   - Every change is published on the [Bus] after its transaction commits.
