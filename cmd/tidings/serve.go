@@ -308,7 +308,13 @@ func (s *server) startStore(ctx context.Context) error {
 		return err
 	}
 	s.store = st
-	_, err = st.SweepOrphans(ctx)
+	if _, err := st.SweepOrphans(ctx); err != nil {
+		return err
+	}
+	n, err := st.FillSearchForms(ctx) // once, after migration 0009
+	if n > 0 {
+		s.log.Info("wrote the search forms of older messages", "messages", n)
+	}
 	return err
 }
 

@@ -146,3 +146,67 @@ func (f HeaderField) matchCached(cached, needle string) (bool, error) {
 	}
 	return false, nil
 }
+
+// fillBatch bounds the messages FillSearchForms updates per transaction,
+// so that deliveries wait for the single writer only briefly.
+const fillBatch = 1000
+
+// FillSearchForms writes the search forms of the messages stored before
+// they existed (migration 0009) and returns how many it wrote. Until then
+// SearchHeader matches those messages from their envelope, correctly but
+// more slowly. A message whose cached envelope is unreadable gets empty
+// address forms.
+func (s *Store) FillSearchForms(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := s.fillSearchForms(ctx, fillBatch)
+		total += n
+		if err != nil || n < fillBatch {
+			return total, err
+		}
+	}
+}
+
+// fillSearchForms fills up to limit messages in one transaction.
+func (s *Store) fillSearchForms(ctx context.Context, limit int) (int, error) {
+	type missing struct {
+		id                int64
+		envelope, subject string
+	}
+	var todo []missing
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		todo = todo[:0]
+		rows, err := tx.QueryContext(ctx, "SELECT id, envelope, subject FROM messages WHERE search_from IS NULL LIMIT $1", limit)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var m missing
+			if err := rows.Scan(&m.id, &m.envelope, &m.subject); err != nil {
+				rows.Close()
+				return err
+			}
+			todo = append(todo, m)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, m := range todo {
+			var env Envelope
+			if m.envelope != "" {
+				_ = json.Unmarshal([]byte(m.envelope), &env) // unreadable: no addresses
+			}
+			f := newSearchForms(&env, m.subject)
+			if _, err := tx.ExecContext(ctx, `UPDATE messages SET search_from = $1, search_to = $2, search_cc = $3, search_bcc = $4,
+				search_subject = $5 WHERE id = $6`, f.from, f.to, f.cc, f.bcc, f.subject, m.id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(todo), nil
+}

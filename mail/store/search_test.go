@@ -106,6 +106,58 @@ func TestSearchHeader(t *testing.T) {
 	})
 }
 
+// TestFillSearchForms: messages from before migration 0009 get the forms a
+// delivery would have written, in batches, through the partial index.
+func TestFillSearchForms(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, db *migrations.DB) {
+		f := newFixture(t, db)
+		for _, m := range searchMessages {
+			f.deliver(t, m, Target{User: f.juliet})
+		}
+		forms := func() []string {
+			var out []string
+			rows, err := db.QueryContext(f.ctx, `SELECT COALESCE(search_from, 'NULL') || '|' || COALESCE(search_to, 'NULL') || '|' ||
+				COALESCE(search_cc, 'NULL') || '|' || COALESCE(search_bcc, 'NULL') || '|' || COALESCE(search_subject, 'NULL')
+				FROM messages ORDER BY id`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var s string
+				if err := rows.Scan(&s); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, s)
+			}
+			return out
+		}
+		delivered := forms()
+		if !strings.Contains(delivered[0], "jürgen straße <juergen@example.org>|") {
+			t.Errorf("forms at delivery: %q", delivered[0])
+		}
+		err := db.Tx(f.ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(f.ctx, `UPDATE messages SET search_from = NULL, search_to = NULL, search_cc = NULL,
+				search_bcc = NULL, search_subject = NULL`)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []int{3, 1, 0} {
+			if n, err := f.s.fillSearchForms(f.ctx, 3); n != want || err != nil {
+				t.Errorf("fillSearchForms = %d, %v; want %d", n, err, want)
+			}
+		}
+		if got := forms(); !slices.Equal(got, delivered) {
+			t.Errorf("filled forms\n%q\nwant those of the delivery\n%q", got, delivered)
+		}
+		if n, err := f.s.FillSearchForms(f.ctx); n != 0 || err != nil {
+			t.Errorf("FillSearchForms with none left = %d, %v", n, err)
+		}
+	})
+}
+
 func TestCachedField(t *testing.T) {
 	for _, c := range []struct {
 		name string

@@ -30,7 +30,8 @@
 //     SQLite (LoadIndex). SEARCH FROM, TO, CC, BCC and SUBJECT match
 //     lower-cased copies of those fields stored with each message, in SQL,
 //     so that only matching rows are read (SearchHeader); rows stored
-//     before the migration have none and are matched from their envelope.
+//     before the migration are matched from their envelope until
+//     FillSearchForms writes theirs.
 //   - Tables: mailboxes, messages, expunged, mail_usage. No other package
 //     writes them.
 //   - Every change is published on the [Bus] after its transaction commits.

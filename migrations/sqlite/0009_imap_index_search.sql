@@ -15,10 +15,13 @@ CREATE INDEX messages_keywords ON messages (mailbox_id, flags)
 -- SEARCH FROM, TO, CC, BCC and SUBJECT match these lower-cased forms of
 -- the cached header fields in the database (store.SearchHeader): the
 -- addresses of the field, each as "name <mailbox@host>", one per line, and
--- the decoded subject. NULL for messages stored before this migration,
--- which are matched from their envelope instead.
+-- the decoded subject. NULL for messages stored before this migration:
+-- those are matched from their envelope instead, until `tidings serve`
+-- fills their forms at start (store.FillSearchForms), finding them through
+-- the partial index below, which is empty afterwards.
 ALTER TABLE messages ADD COLUMN search_from TEXT;
 ALTER TABLE messages ADD COLUMN search_to TEXT;
 ALTER TABLE messages ADD COLUMN search_cc TEXT;
 ALTER TABLE messages ADD COLUMN search_bcc TEXT;
 ALTER TABLE messages ADD COLUMN search_subject TEXT;
+CREATE INDEX messages_search_missing ON messages (id) WHERE search_from IS NULL;
