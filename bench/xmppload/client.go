@@ -215,7 +215,7 @@ func (c *xconn) header(domain string) ([]byte, error) {
 		domain + "' version='1.0'>"); err != nil {
 		return nil, err
 	}
-	return c.expect("</features>")
+	return c.expect("</stream:features>") // Tidings writes the prefixed form
 }
 
 // scram runs SCRAM-SHA-1 without channel binding (gs2 "n,,").
