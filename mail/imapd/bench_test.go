@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -40,9 +41,9 @@ func benchMessage(i int) string {
 }
 
 // BenchmarkBigMailbox times what a client does first on a large mailbox,
-// through a real server and client on loopback: SELECT (the cold load of
-// the mailbox: every session releases it in between), UID FETCH 1:*
-// (UID FLAGS), and SEARCH on the cached From and Subject.
+// through a real server and client on loopback: SELECT (the load of the
+// mailbox, each time after a fresh login), SELECT again while logged in,
+// UID FETCH 1:* (UID FLAGS), and SEARCH on the cached From and Subject.
 //
 //	go test -run XXX -bench BigMailbox ./mail/imapd
 func BenchmarkBigMailbox(b *testing.B) {
@@ -78,20 +79,41 @@ func BenchmarkBigMailbox(b *testing.B) {
 	}
 	go srv.Serve(ln, IMAP)
 	b.Cleanup(func() { srv.Close() })
-	c, err := imapclient.DialStartTLS(ln.Addr().String(), &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
-	if err != nil {
-		b.Fatal(err)
+	addr := ln.Addr().String()
+	login := func() *imapclient.Client {
+		c, err := imapclient.DialStartTLS(addr, &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Login(u.Address, pw).Wait(); err != nil {
+			b.Fatal(err)
+		}
+		return c
 	}
-	b.Cleanup(func() { c.Close() })
-	if err := c.Login(u.Address, pw).Wait(); err != nil {
-		b.Fatal(err)
+	selectInbox := func(c *imapclient.Client) {
+		if d, err := c.Select("INBOX", nil).Wait(); err != nil || d.NumMessages != uint32(n) {
+			b.Fatal(d, err)
+		}
 	}
+	// The first SELECT after login loads the mailbox.
 	b.Run("Select", func(b *testing.B) {
+		for range b.N {
+			b.StopTimer()
+			c := login()
+			b.StartTimer()
+			selectInbox(c)
+			b.StopTimer()
+			c.Close()
+			waitLoggedOut(b, srv, u.ID)
+			b.StartTimer()
+		}
+	})
+	c := login()
+	b.Cleanup(func() { c.Close() })
+	// Selecting it again while the user is still logged in does not.
+	b.Run("SelectAgain", func(b *testing.B) {
 		for b.Loop() {
-			d, err := c.Select("INBOX", nil).Wait()
-			if err != nil || d.NumMessages != uint32(n) {
-				b.Fatal(d, err)
-			}
+			selectInbox(c)
 			if err := c.Unselect().Wait(); err != nil {
 				b.Fatal(err)
 			}
@@ -151,6 +173,22 @@ func fillBench(b *testing.B, st *store.Store, u accounts.User, n int) {
 		}
 		for _, m := range msgs {
 			m.Body.Close()
+		}
+	}
+}
+
+// waitLoggedOut waits until the server has dropped the state of a user
+// whose last connection closed.
+func waitLoggedOut(b *testing.B, srv *Server, userID int64) {
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		srv.mu.Lock()
+		_, in := srv.users[userID]
+		srv.mu.Unlock()
+		if !in {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("the server kept the user after the connection closed")
 		}
 	}
 }

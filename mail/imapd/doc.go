@@ -43,7 +43,10 @@
 //     helpers. A body section without .PEEK sets \Seen, and the changed
 //     FLAGS are returned with it.
 //   - SELECT loads the UIDs and MODSEQs of the mailbox, and the keywords
-//     in use, from indexes (store.LoadIndex), reading no message rows.
+//     in use, from indexes (store.LoadIndex), reading no message rows. A
+//     mailbox released by its last session stays loaded, and fed, while
+//     its user is logged in (the last keepIdle of them), so that selecting
+//     it again needs no reload.
 //   - SEARCH: FROM, TO, CC, BCC and SUBJECT are matched by the store in
 //     one query each (store.SearchHeader); flags, sizes and dates come
 //     from the cached fields, read only when a key needs them; other
