@@ -86,9 +86,10 @@ func (x *session) Quota(root string) (_ []imapserver.QuotaResource, err error) {
 
 // changedSince keeps the items whose last announced MODSEQ is above
 // modSeq, so that CHANGEDSINCE (and QRESYNC's SELECT) reads only those
-// from the store. A change the mailbox state has not applied yet is left
-// out here, but it reaches the session as an unsolicited FETCH with its
-// MODSEQ once applied.
+// from the store. A message's MODSEQ in the store is never below the one
+// announced, so the store needs no second check. A change the mailbox state
+// has not applied yet is left out here, but it reaches the session as an
+// unsolicited FETCH with its MODSEQ once applied.
 func (b *box) changedSince(items []item, modSeq uint64) []item {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -129,6 +129,8 @@ func TestCondStore(t *testing.T) {
 
 			srch, _ := r.ok("i", fmt.Sprintf("SEARCH MODSEQ %d", ms1))
 			has(t, srch, `^\* SEARCH 1 2 \(MODSEQ \d+\)$`)
+			srch, _ = r.ok("i1", "SEARCH ALL") // no MODSEQ key: no (MODSEQ n)
+			has(t, srch, `^\* SEARCH 1 2 3$`)
 			srch, _ = r.ok("i2", fmt.Sprintf(`UID SEARCH RETURN (COUNT) MODSEQ "/flags/\\seen" all %d`, ms1+1))
 			has(t, srch, `^\* ESEARCH \(TAG "i2"\) UID COUNT 1 MODSEQ \d+$`)
 

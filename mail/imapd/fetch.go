@@ -62,9 +62,6 @@ func (x *session) fetchItems(w *imapserver.FetchWriter, sel *selected, items []i
 			if !ok {
 				continue // expunged meanwhile; its EXPUNGE is queued
 			}
-			if opt.ChangedSince != 0 && m.ModSeq <= opt.ChangedSince {
-				continue // CHANGEDSINCE (RFC 7162 §3.1.4.1)
-			}
 			if opt.Flags || opt.ModSeq || seen[it.uid] {
 				told = append(told, m)
 			}

@@ -87,9 +87,8 @@ func (x *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, opt *i
 			} else {
 				seqs.AddNum(it.seq)
 			}
-			if usesModSeq(c) {
-				data.ModSeq = max(data.ModSeq, msg.ModSeq) // RFC 7162 §3.1.5
-			}
+			// RFC 7162 §3.1.5; imapserver sends it only when a MODSEQ key was used.
+			data.ModSeq = max(data.ModSeq, msg.ModSeq)
 			data.Min = minNonZero(data.Min, num)
 			data.Max = max(data.Max, num)
 			data.Count++
@@ -396,53 +395,31 @@ func entityContains(e *message.Entity, needle string, header bool) bool {
 
 // needsEnvelope reports whether criteria use the sent date.
 func needsEnvelope(c *imap.SearchCriteria) bool {
-	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
-		return true
-	}
-	for i := range c.Not {
-		if needsEnvelope(&c.Not[i]) {
-			return true
-		}
-	}
-	for i := range c.Or {
-		if needsEnvelope(&c.Or[i][0]) || needsEnvelope(&c.Or[i][1]) {
-			return true
-		}
-	}
-	return false
+	return anyKey(c, func(c *imap.SearchCriteria) bool { return !c.SentSince.IsZero() || !c.SentBefore.IsZero() })
 }
 
 // needsRow reports whether criteria use a message's row: its flags,
 // dates, size or MODSEQ.
 func needsRow(c *imap.SearchCriteria) bool {
-	if len(c.Flag) > 0 || len(c.NotFlag) > 0 || !c.Since.IsZero() || !c.Before.IsZero() || !c.SentSince.IsZero() ||
-		!c.SentBefore.IsZero() || c.Larger != 0 || c.Smaller != 0 || c.ModSeq != nil {
-		return true
-	}
-	for i := range c.Not {
-		if needsRow(&c.Not[i]) {
-			return true
-		}
-	}
-	for i := range c.Or {
-		if needsRow(&c.Or[i][0]) || needsRow(&c.Or[i][1]) {
-			return true
-		}
-	}
-	return false
+	return anyKey(c, func(c *imap.SearchCriteria) bool {
+		return len(c.Flag) > 0 || len(c.NotFlag) > 0 || !c.Since.IsZero() || !c.Before.IsZero() || !c.SentSince.IsZero() ||
+			!c.SentBefore.IsZero() || c.Larger != 0 || c.Smaller != 0 || c.ModSeq != nil
+	})
 }
 
-func usesModSeq(c *imap.SearchCriteria) bool {
-	if c.ModSeq != nil {
+// anyKey reports whether has holds for c or for any criteria under its
+// NOT and OR keys.
+func anyKey(c *imap.SearchCriteria, has func(*imap.SearchCriteria) bool) bool {
+	if has(c) {
 		return true
 	}
 	for i := range c.Not {
-		if usesModSeq(&c.Not[i]) {
+		if anyKey(&c.Not[i], has) {
 			return true
 		}
 	}
 	for i := range c.Or {
-		if usesModSeq(&c.Or[i][0]) || usesModSeq(&c.Or[i][1]) {
+		if anyKey(&c.Or[i][0], has) || anyKey(&c.Or[i][1], has) {
 			return true
 		}
 	}

@@ -80,13 +80,17 @@ func (c *Conn) handleSearch(tag string, dec *imapwire.Decoder, numKind NumKind) 
 		options.ReturnAll = true
 	}
 
-	if searchUsesModSeq(&criteria) { // tidings
+	modSeqKey := searchUsesModSeq(&criteria) // tidings
+	if modSeqKey {
 		c.enableCondStore()
 	}
 
 	data, err := c.session.Search(numKind, &criteria, &options)
 	if err != nil {
 		return err
+	}
+	if !modSeqKey { // tidings: (MODSEQ n) answers only a MODSEQ key (RFC 7162 §3.1.5)
+		data.ModSeq = 0
 	}
 
 	if c.enabled.Has(imap.CapIMAP4rev2) || extended {

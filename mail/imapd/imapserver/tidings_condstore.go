@@ -214,10 +214,6 @@ func (cmd *FetchWriter) CondStoreEnabled() bool {
 	return cmd.conn != nil && cmd.conn.CondStoreEnabled()
 }
 
-// QResyncEnabled tells a session whether FETCH responses must carry the
-// UID (RFC 7162 §3.2).
-func (cmd *FetchWriter) QResyncEnabled() bool { return cmd.conn != nil && cmd.conn.QResyncEnabled() }
-
 // SetModified records the messages a STORE with UNCHANGEDSINCE left alone
 // because they changed meanwhile: the tagged OK carries them as
 // [MODIFIED set] (RFC 7162 §3.1.3). Sequence numbers for STORE, UIDs for
